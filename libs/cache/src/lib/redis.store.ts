@@ -1,0 +1,91 @@
+import type { Redis } from 'ioredis';
+import { CacheArgumentError, CacheUnavailableError } from './cache.errors';
+import type { Guard, JsonValue, ProbeableStore } from './cache.types';
+import { deserialise, serialise, toTtlMs } from './cache.values';
+
+export interface RedisStoreOptions {
+  /**
+   * The ioredis client, owned by the caller (this store never connects or quits it). It must be
+   * created with `enableOfflineQueue: false` (commands fail at once while disconnected instead of
+   * queueing) and a positive `commandTimeout` (a command on a stalled connection rejects after
+   * it): together they are what keeps every call of this store bounded in time. The constructor
+   * refuses a client without them.
+   */
+  client: Redis;
+  /** Prepended to every key, e.g. `ml:pred:v1:`; keeps this cache apart from other users. */
+  keyPrefix: string;
+  /** Every Redis call runs through it, e.g. the app's circuit breaker. */
+  guard?: Guard;
+}
+
+const passThrough: Guard = (op) => op();
+
+/**
+ * A shared store in Redis: values as JSON text under `keyPrefix + key`, written with `SET ... PX`
+ * so Redis expires them. Every replica built on the same Redis and prefix sees the same entries.
+ * Any failure (connection, timeout, guard refusal) rejects with a CacheUnavailableError.
+ */
+export class RedisStore implements ProbeableStore {
+  readonly keyPrefix: string;
+  private readonly client: Redis;
+  private readonly guard: Guard;
+
+  constructor(options: RedisStoreOptions) {
+    const { client, keyPrefix, guard = passThrough } = options;
+    if (typeof keyPrefix !== 'string' || keyPrefix === '') {
+      throw new CacheArgumentError('keyPrefix must be a non-empty string');
+    }
+    if (client.options.enableOfflineQueue !== false) {
+      throw new CacheArgumentError(
+        'RedisStore needs an ioredis client with enableOfflineQueue: false',
+      );
+    }
+    const timeout = client.options.commandTimeout;
+    if (typeof timeout !== 'number' || !(timeout > 0)) {
+      throw new CacheArgumentError(
+        'RedisStore needs an ioredis client with a positive commandTimeout',
+      );
+    }
+    this.client = client;
+    this.keyPrefix = keyPrefix;
+    this.guard = guard;
+  }
+
+  async get<T extends JsonValue = JsonValue>(
+    key: string,
+  ): Promise<T | undefined> {
+    const text = await this.run('GET', () =>
+      this.client.get(this.keyPrefix + key),
+    );
+    // Text that is not JSON was not written by this store: a miss, not an outage.
+    return text === null ? undefined : deserialise<T>(text);
+  }
+
+  async set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
+    const ttl = toTtlMs(ttlMs);
+    const text = serialise(value);
+    await this.run('SET', () =>
+      this.client.set(this.keyPrefix + key, text, 'PX', ttl),
+    );
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const removed = await this.run('DEL', () =>
+      this.client.del(this.keyPrefix + key),
+    );
+    return removed > 0;
+  }
+
+  /** Resolves when Redis answers PING (through the guard); used to notice recovery. */
+  async ping(): Promise<void> {
+    await this.run('PING', () => this.client.ping());
+  }
+
+  private async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+    try {
+      return await this.guard(op);
+    } catch (error) {
+      throw new CacheUnavailableError(operation, error);
+    }
+  }
+}

@@ -1,0 +1,51 @@
+import { loadEnv } from './config.loader';
+import type { Env } from './config.types';
+import { bytes, int, oneOf, optionalString, port, string } from './config.vars';
+import { parseTrustProxy } from './trust-proxy';
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Settings every HTTP service shares: where it listens, limits, deadlines, shutdown, logging. */
+export interface ServiceConfig {
+  port: number;
+  host: string;
+  production: boolean;
+  bodyLimit: number;
+  batchBodyLimit: number;
+  requestTimeoutMs: number;
+  shutdownDrainMs: number;
+  shutdownDelayMs: number;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** false = trust no proxy; a hop count; or the IPs/CIDRs whose X-Forwarded-For is believed. */
+  trustProxy: false | number | string[];
+}
+
+export function loadServiceConfig(defaultPort: number, env: Env = process.env): ServiceConfig {
+  const e = loadEnv(
+    {
+      PORT: port(defaultPort),
+      HOST: string('127.0.0.1'),
+      NODE_ENV: string('development'),
+      BODY_LIMIT: bytes('64kb'),
+      BATCH_BODY_LIMIT: bytes('1mb'),
+      REQUEST_TIMEOUT_MS: int(2000, { min: 1, max: 600_000 }),
+      SHUTDOWN_DRAIN_MS: int(10_000, { min: 0, max: 600_000 }),
+      SHUTDOWN_DELAY_MS: int(0, { min: 0, max: 600_000 }),
+      LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+      TRUST_PROXY: optionalString(),
+    },
+    env,
+  );
+  return {
+    port: e.PORT,
+    host: e.HOST,
+    production: e.NODE_ENV === 'production',
+    bodyLimit: e.BODY_LIMIT,
+    batchBodyLimit: Math.max(e.BATCH_BODY_LIMIT, e.BODY_LIMIT),
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
+    shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
+    shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
+    logLevel: e.LOG_LEVEL,
+    trustProxy: parseTrustProxy(e.TRUST_PROXY),
+  };
+}

@@ -1,0 +1,5 @@
+export { NotFoundError, ServiceError, ValidationFailedError, isValidationFailedError } from './lib/problem.errors';
+export { ProblemFilter, isInferenceProtocolPath, sendProblem } from './lib/problem.filter';
+export { toProblem, type MappedProblem } from './lib/problem.mapper';
+export { PROBLEM_MAP, PROBLEM_TYPE_BASE } from './lib/problem.mapping';
+export type { CodedError, FieldError, Problem } from './lib/problem.types';

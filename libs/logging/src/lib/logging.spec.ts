@@ -1,0 +1,59 @@
+import { Controller, Get, Logger, Module, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { randomUUID } from 'node:crypto';
+import { PassThrough } from 'node:stream';
+import { request } from 'undici';
+import { LoggingModule } from './logging.module';
+
+@Controller()
+class PingController {
+  private readonly logger = new Logger('Ping');
+  @Get('ping')
+  ping() {
+    this.logger.log('handling ping');
+    return { pong: true };
+  }
+}
+
+describe('LoggingModule', () => {
+  const lines: Record<string, unknown>[] = [];
+  let app: NestFastifyApplication;
+  let base: string;
+
+  beforeAll(async () => {
+    const stream = new PassThrough();
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => c.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))));
+    const mod: DynamicModule = { module: class TestModule {}, imports: [LoggingModule.forRoot({ level: 'info', service: 'svc', stream })], controllers: [PingController] };
+    Module({})(mod.module);
+    const adapter = new FastifyAdapter({ genReqId: (req: { headers: Record<string, unknown> }) => String(req.headers['x-request-id'] ?? randomUUID()) });
+    app = await NestFactory.create<NestFastifyApplication>(mod, adapter, { bufferLogs: true });
+    app.useLogger(app.get(PinoNestLogger));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    base = await app.getUrl();
+  });
+  afterAll(() => app.close());
+
+  it('writes JSON lines carrying the service and the request id, with secrets redacted', async () => {
+    const res = await request(`${base}/ping`, {
+      headers: { 'x-request-id': 'req-77', 'x-api-key': 'sk-live-abcdef', authorization: 'Bearer sk-live-abcdef' },
+    });
+    await res.body.text();
+    await new Promise((r) => setTimeout(r, 50));
+    const handlerLine = lines.find((l) => l['msg'] === 'handling ping');
+    expect(handlerLine).toMatchObject({ service: 'svc', request_id: 'req-77', context: 'Ping' });
+    const done = lines.find((l) => l['msg'] === 'request completed');
+    expect(done).toMatchObject({ level: 30, request_id: 'req-77' });
+    expect((done as { req: { headers: Record<string, string> } }).req.headers['x-api-key']).toBe('[redacted]');
+    expect(JSON.stringify(lines)).not.toContain('sk-live-abcdef');
+  });
+
+  it('does not log probe and scrape requests', async () => {
+    const before = lines.length;
+    await (await request(`${base}/health/live`)).body.text();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(lines.slice(before).some((l) => String((l['req'] as { url?: string })?.url).startsWith('/health'))).toBe(false);
+  });
+});

@@ -1,0 +1,13 @@
+module.exports = {
+  displayName: 'metrics',
+  preset: '../../jest.preset.js',
+  testEnvironment: 'node',
+  transform: {
+    '^.+\\.[tj]s$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.spec.json', isolatedModules: true }],
+  },
+  moduleFileExtensions: ['ts', 'js', 'html'],
+  coverageDirectory: '../../coverage/libs/metrics',
+  collectCoverage: true,
+  coverageReporters: ['text-summary', 'lcov'],
+  coverageThreshold: { global: { lines: 80 } },
+};

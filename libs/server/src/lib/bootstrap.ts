@@ -1,0 +1,143 @@
+import { Logger, type INestApplication, type Type, type DynamicModule } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { ProblemFilter } from '@ml/errors';
+import { LifecycleService } from '@ml/health';
+import type { ServiceConfig } from '@ml/config';
+import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { installJsonBody } from './json-body';
+import { requestIdFor } from './request-id';
+
+export interface ServiceOptions {
+  /** Human name for logs, e.g. `gateway`. */
+  name: string;
+  module: Type<unknown> | DynamicModule;
+  config: ServiceConfig;
+  /** Routes that accept the larger batch body limit. Default: paths ending in `/batch`. */
+  isBatchRoute?: (path: string) => boolean;
+  /** Extra setup on the app before it listens (global pipes, OpenAPI). */
+  configure?: (app: NestFastifyApplication) => void | Promise<void>;
+}
+
+export interface RunningService {
+  app: NestFastifyApplication;
+  /** The bound address, e.g. `http://127.0.0.1:3000`. */
+  url: string;
+  port: number;
+  /** Fails readiness, waits for in-flight requests (bounded), closes. Resolves true when drained. */
+  shutdown: (reason?: string) => Promise<boolean>;
+}
+
+const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/** Creates a Nest app on Fastify with everything every service shares. Does not listen. */
+export async function createService(options: ServiceOptions): Promise<NestFastifyApplication> {
+  const { config } = options;
+  const adapter = new FastifyAdapter({
+    bodyLimit: Math.max(config.bodyLimit, config.batchBodyLimit),
+    trustProxy: config.trustProxy,
+    genReqId: requestIdFor,
+    requestIdHeader: false,
+    onProtoPoisoning: 'error',
+    onConstructorPoisoning: 'error',
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Longer than the gateway pool's idle timeout, so the server never closes a socket the pool reuses.
+    keepAliveTimeout: 65_000,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
+    bufferLogs: true,
+    abortOnError: false,
+    // Our own JSON parser (per-route limits, prototype-poisoning checks) replaces Nest's.
+    bodyParser: false,
+  });
+  app.useLogger(app.get(PinoNestLogger));
+  app.flushLogs();
+  app.useGlobalFilters(new ProblemFilter());
+
+  const fastify = app.getHttpAdapter().getInstance();
+  const isBatchRoute = options.isBatchRoute ?? ((p: string) => p.endsWith('/batch'));
+  installJsonBody(fastify, { bodyLimit: config.bodyLimit, batchBodyLimit: config.batchBodyLimit, isBatchRoute });
+
+  const lifecycle = app.get(LifecycleService);
+  fastify.addHook('onRequest', (request, reply, done) => {
+    lifecycle.requestStarted();
+    reply.header('x-request-id', request.id);
+    reply.header('x-content-type-options', 'nosniff');
+    reply.header('referrer-policy', 'no-referrer');
+    reply.header('cross-origin-resource-policy', 'same-origin');
+    if (!request.url.startsWith('/docs')) reply.header('content-security-policy', STRICT_CSP);
+    done();
+  });
+  fastify.addHook('onResponse', (_request, _reply, done) => {
+    lifecycle.requestFinished();
+    done();
+  });
+  // A client that goes away mid-request must not leave the in-flight count high.
+  fastify.addHook('onRequestAbort', (_request, done) => {
+    lifecycle.requestFinished();
+    done();
+  });
+  await options.configure?.(app);
+  return app;
+}
+
+/** Creates, listens, marks the process booted and installs SIGTERM/SIGINT handling. */
+export async function startService(options: ServiceOptions): Promise<RunningService> {
+  const app = await createService(options);
+  const { config } = options;
+  await app.listen({ port: config.port, host: config.host });
+  const address = app.getHttpServer().address();
+  const port = typeof address === 'object' && address ? address.port : config.port;
+  const url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${port}`;
+  const logger = new Logger(options.name);
+  const lifecycle = app.get(LifecycleService);
+  lifecycle.markBooted();
+  logger.log({ msg: `${options.name} listening on ${url}`, url, port });
+
+  let stopping: Promise<boolean> | undefined;
+  const shutdown = (reason = 'shutdown') => {
+    stopping ??= (async () => {
+      logger.log({ msg: `${reason}: failing readiness, draining in-flight requests`, inFlight: lifecycle.requestsInFlight });
+      lifecycle.startDraining();
+      // Give load balancers time to see readiness fail while we still serve.
+      if (config.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, config.shutdownDelayMs));
+      const closing = app.close();
+      const drained = await Promise.race([
+        closing.then(() => true),
+        new Promise<boolean>((r) => setTimeout(() => r(false), config.shutdownDrainMs).unref()),
+      ]);
+      if (!drained) logger.warn({ msg: 'drain time exceeded; closing with requests in flight', inFlight: lifecycle.requestsInFlight });
+      else logger.log({ msg: 'drained; bye' });
+      return drained;
+    })();
+    return stopping;
+  };
+  return { app, url, port, shutdown };
+}
+
+/** For `main.ts`: start, and exit 0 after a clean drain on SIGTERM/SIGINT (1 if the drain timed out). */
+export async function runService(options: ServiceOptions): Promise<RunningService> {
+  let running: RunningService;
+  try {
+    running = await startService(options);
+  } catch (err) {
+    // Boot failures (port taken, model missing) end the process with one clear line, not a stack dump.
+    const e = err as Error & { code?: string };
+    process.stderr.write(`${JSON.stringify({ level: 'fatal', service: options.name, msg: `failed to start: ${e.message}`, code: e.code })}
+`);
+    process.exit(1);
+  }
+  const onSignal = (signal: NodeJS.Signals) => {
+    running.shutdown(signal).then(
+      (drained) => process.exit(drained ? 0 : 1),
+      () => process.exit(1),
+    );
+  };
+  process.once('SIGTERM', onSignal);
+  process.once('SIGINT', onSignal);
+  return running;
+}
+
+export type { INestApplication, NestFastifyApplication };

@@ -1,0 +1,25 @@
+import { DynamicModule, Module } from '@nestjs/common';
+import { HealthModule } from '@ml/health';
+import { LoggingModule } from '@ml/logging';
+import { MetricsModule } from '@ml/metrics';
+import type { ServiceConfig } from '@ml/config';
+
+export interface CoreOptions {
+  service: string;
+  config: ServiceConfig;
+  /** Log destination; stdout by default. */
+  logStream?: NodeJS.WritableStream;
+}
+
+/** What every service imports first: logging, health/lifecycle, metrics. */
+@Module({})
+export class CoreModule {
+  static forRoot({ service, config, logStream }: CoreOptions): DynamicModule {
+    const metrics = MetricsModule.forRoot({ service });
+    return {
+      module: CoreModule,
+      imports: [LoggingModule.forRoot({ level: config.logLevel, service, stream: logStream }), HealthModule, metrics],
+      exports: [HealthModule, metrics],
+    };
+  }
+}
