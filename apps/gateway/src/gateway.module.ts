@@ -1,14 +1,28 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AuthModule } from '@ml/auth';
+import { GatewayApiModule } from '@ml/gateway-api';
+import { RateLimitModule } from '@ml/rate-limit';
+import type { Redis } from '@ml/redis';
 import { CoreModule } from '@ml/server';
 import type { GatewayConfig } from './gateway.config';
 
 /** Composition root of the gateway: the one front door clients talk to. */
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig): DynamicModule {
+  static forRoot(config: GatewayConfig, redis?: Redis): DynamicModule {
     return {
       module: GatewayModule,
-      imports: [CoreModule.forRoot({ service: 'gateway', config: config.service })],
+      imports: [
+        CoreModule.forRoot({ service: 'gateway', config: config.service }),
+        AuthModule.forRoot(config.auth),
+        // Guards the prediction, protocol and monitoring controllers (after auth), never probes.
+        RateLimitModule.forRoot({ ...config.rateLimit, redis, globalGuard: false }),
+        GatewayApiModule.forRoot({
+          settings: config.gateway,
+          options: { requestTimeoutMs: config.service.requestTimeoutMs, transactionRules: config.transactionRules },
+          redis,
+        }),
+      ],
     };
   }
 }

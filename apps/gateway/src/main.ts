@@ -1,7 +1,15 @@
 import { loadOrExit } from '@ml/config';
+import { createRedisClient } from '@ml/redis';
 import { runService } from '@ml/server';
 import { loadGatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
+import { setupOpenApi } from '@ml/gateway-api';
 
 const config = loadOrExit(() => loadGatewayConfig());
-void runService({ name: 'gateway', module: GatewayModule.forRoot(config), config: config.service });
+const redis = config.redis.url ? createRedisClient({ ...config.redis, url: config.redis.url }, 'gateway') : undefined;
+void runService({
+  name: 'gateway',
+  module: GatewayModule.forRoot(config, redis),
+  config: config.service,
+  configure: setupOpenApi,
+});

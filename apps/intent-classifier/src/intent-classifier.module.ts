@@ -1,14 +1,24 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import type { ServiceConfig } from '@ml/config';
+import type { InferenceConfig } from '@ml/inference';
+import { IntentModule } from '@ml/intent';
 import { CoreModule } from '@ml/server';
 
-/** Composition root of the intent-classifier model service. */
+export interface IntentClassifierConfig {
+  service: ServiceConfig;
+  inference: InferenceConfig;
+}
+
+/** Composition root of the intent classifier model service. */
 @Module({})
 export class IntentClassifierModule {
-  static forRoot(config: ServiceConfig): DynamicModule {
+  static forRoot(config: IntentClassifierConfig): DynamicModule {
     return {
       module: IntentClassifierModule,
-      imports: [CoreModule.forRoot({ service: 'intent-classifier', config })],
+      imports: [
+        CoreModule.forRoot({ service: 'intent-classifier', config: config.service }),
+        IntentModule.forRoot({ inference: config.inference, requestTimeoutMs: config.service.requestTimeoutMs }),
+      ],
     };
   }
 }

@@ -17,6 +17,9 @@ export class CoreModule {
   static forRoot({ service, config, logStream }: CoreOptions): DynamicModule {
     const metrics = MetricsModule.forRoot({ service });
     return {
+      // Process-wide infrastructure (one registry, one lifecycle per app): feature modules inject
+      // it without importing it, as they would a logger.
+      global: true,
       module: CoreModule,
       imports: [LoggingModule.forRoot({ level: config.logLevel, service, stream: logStream }), HealthModule, metrics],
       exports: [HealthModule, metrics],

@@ -1,0 +1,39 @@
+export type {
+  Channel,
+  GeoPoint,
+  MerchantCategory,
+  TransactionInput,
+} from './lib/features.types';
+export { CHANNELS, MERCHANT_CATEGORIES } from './lib/features.types';
+export {
+  FeatureInputError,
+  ModelFormatError,
+  isFeatureInputError,
+  isModelFormatError,
+} from './lib/features.errors';
+export { FX_TO_USD } from './lib/fx.rates';
+export type { AmountStats, Place, UserProfile } from './lib/user-profile';
+export {
+  PROFILE_VERSION,
+  foldTransaction,
+  isUserProfile,
+} from './lib/user-profile';
+export type { FeatureName, FeatureVector } from './lib/features.compute';
+export {
+  FEATURE_COUNT,
+  FEATURE_NAMES,
+  FEATURE_VERSION,
+  computeFeatures,
+} from './lib/features.compute';
+export type {
+  ExplainOptions,
+  Reason,
+  ReasonGroup,
+} from './lib/features.explain';
+export { REASON_GROUPS, explain, rankReasons } from './lib/features.explain';
+export type {
+  Contributions,
+  TreeEnsembleJson,
+  TreeJson,
+} from './lib/tree-ensemble';
+export { TREES_FORMAT, TreeEnsemble } from './lib/tree-ensemble';

@@ -1,0 +1,72 @@
+import { env, loadEnv, type Env } from '@ml/config';
+
+export interface BreakerSettings {
+  failureThreshold: number;
+  recoveryTimeoutMs: number;
+  windowMs: number;
+  failureRateThreshold: number;
+  minimumCalls: number;
+  slowCallMs: number;
+  halfOpenMaxProbes: number;
+}
+
+export interface GatewaySettings {
+  upstreams: { 'intent-classifier': string; 'anomaly-detector': string };
+  cache: { maxSize: number; ttlMs: number };
+  breaker: BreakerSettings;
+  retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number };
+  /** Connections per upstream pool. */
+  upstreamConnections: number;
+  /** Coalescing of concurrent intent queries into upstream batch calls. */
+  coalesce: { maxBatchSize: number; concurrency: number; maxQueueSize: number };
+}
+
+export function loadGatewaySettings(source: Env = process.env): GatewaySettings {
+  const e = loadEnv(
+    {
+      INTENT_CLASSIFIER_URL: env.httpUrl('http://127.0.0.1:3001'),
+      ANOMALY_DETECTOR_URL: env.httpUrl('http://127.0.0.1:3002'),
+      CACHE_MAX_SIZE: env.int(1000, { min: 1, max: 10_000_000 }),
+      CACHE_DEFAULT_TTL: env.int(3600, { min: 1, max: 30 * 24 * 3600 }),
+      CIRCUIT_BREAKER_FAILURE_THRESHOLD: env.int(5, { min: 1, max: 1_000_000 }),
+      CIRCUIT_BREAKER_RECOVERY_TIMEOUT: env.number(60, { min: 0.01, max: 3600 }),
+      CIRCUIT_BREAKER_WINDOW_MS: env.int(10_000, { min: 100, max: 3_600_000 }),
+      CIRCUIT_BREAKER_FAILURE_RATE: env.number(0.5, { min: 0.01, max: 1 }),
+      CIRCUIT_BREAKER_MIN_CALLS: env.int(20, { min: 1, max: 1_000_000 }),
+      CIRCUIT_BREAKER_SLOW_CALL_MS: env.int(1500, { min: 1, max: 600_000 }),
+      CIRCUIT_BREAKER_HALF_OPEN_PROBES: env.int(1, { min: 1, max: 1000 }),
+      UPSTREAM_MAX_ATTEMPTS: env.int(3, { min: 1, max: 10 }),
+      UPSTREAM_RETRY_BASE_MS: env.int(25, { min: 1, max: 10_000 }),
+      UPSTREAM_RETRY_BUDGET: env.number(0.2, { min: 0, max: 1 }),
+      UPSTREAM_CONNECTIONS: env.int(32, { min: 1, max: 1024 }),
+      GATEWAY_BATCH_MAX: env.int(64, { min: 1, max: 256 }),
+      GATEWAY_BATCH_CONCURRENCY: env.int(4, { min: 1, max: 256 }),
+      GATEWAY_QUEUE_MAX: env.int(4096, { min: 1, max: 1_000_000 }),
+    },
+    source,
+  );
+  return {
+    upstreams: { 'intent-classifier': e.INTENT_CLASSIFIER_URL as string, 'anomaly-detector': e.ANOMALY_DETECTOR_URL as string },
+    cache: { maxSize: e.CACHE_MAX_SIZE as number, ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000 },
+    breaker: {
+      failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD as number,
+      recoveryTimeoutMs: (e.CIRCUIT_BREAKER_RECOVERY_TIMEOUT as number) * 1000,
+      windowMs: e.CIRCUIT_BREAKER_WINDOW_MS as number,
+      failureRateThreshold: e.CIRCUIT_BREAKER_FAILURE_RATE as number,
+      minimumCalls: e.CIRCUIT_BREAKER_MIN_CALLS as number,
+      slowCallMs: e.CIRCUIT_BREAKER_SLOW_CALL_MS as number,
+      halfOpenMaxProbes: e.CIRCUIT_BREAKER_HALF_OPEN_PROBES as number,
+    },
+    retry: {
+      maxAttempts: e.UPSTREAM_MAX_ATTEMPTS as number,
+      baseDelayMs: e.UPSTREAM_RETRY_BASE_MS as number,
+      budgetRatio: e.UPSTREAM_RETRY_BUDGET as number,
+    },
+    upstreamConnections: e.UPSTREAM_CONNECTIONS as number,
+    coalesce: {
+      maxBatchSize: e.GATEWAY_BATCH_MAX as number,
+      concurrency: e.GATEWAY_BATCH_CONCURRENCY as number,
+      maxQueueSize: e.GATEWAY_QUEUE_MAX as number,
+    },
+  };
+}

@@ -1,0 +1,46 @@
+import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
+import { RateLimitGuard } from '@ml/rate-limit';
+import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { GATEWAY_REDIS_STATUS } from './gateway.constants';
+import { GatewayService, type ModelName } from './gateway.service';
+
+export type RedisStatusReporter = () => Record<string, unknown>;
+
+@ApiTags('monitoring')
+@ApiSecurity('api-key')
+@UseGuards(RateLimitGuard)
+@Controller('monitoring')
+export class MonitoringController {
+  constructor(
+    private readonly gateway: GatewayService,
+    @Inject(GATEWAY_REDIS_STATUS) private readonly redisStatus: RedisStatusReporter,
+  ) {}
+
+  @Get('health')
+  @ApiOperation({ summary: 'Per-model request health, cache statistics, upstream breakers, Redis' })
+  @ApiOkResponse({ description: '{status, models, cache, upstreams, redis}' })
+  health() {
+    const models = Object.fromEntries((Object.keys(this.gateway.stats) as ModelName[]).map((m) => [m, this.gateway.stats[m].health()]));
+    const upstreams = Object.fromEntries(
+      (Object.keys(this.gateway.upstreams) as ModelName[]).map((m) => [
+        m,
+        { breaker: this.gateway.upstreams[m].breaker.state, ready: this.gateway.upstreamReady[m], version: this.gateway.versions[m] ?? null },
+      ]),
+    );
+    const c = this.gateway.cache.stats();
+    const anyFailing = Object.values(models).some((m) => m.status === 'failing') || Object.values(upstreams).some((u) => u.breaker === 'open');
+    return {
+      status: anyFailing ? 'degraded' : 'healthy',
+      models,
+      cache: { [c.name]: { size: c.size, hits: c.hits, misses: c.misses, hit_rate: Math.round(c.hitRate * 10000) / 10000, evictions: c.evictions, expirations: c.expirations } },
+      upstreams,
+      redis: this.redisStatus(),
+    };
+  }
+
+  @Get('statistics')
+  @ApiOperation({ summary: 'Prediction statistics per model: outcomes, recent label distribution, confidence histogram' })
+  statistics() {
+    return Object.fromEntries((Object.keys(this.gateway.stats) as ModelName[]).map((m) => [m, this.gateway.stats[m].statistics()]));
+  }
+}

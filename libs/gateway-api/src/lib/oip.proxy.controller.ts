@@ -1,0 +1,87 @@
+import { All, Body, Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
+import { RateLimitGuard } from '@ml/rate-limit';
+import { ApiExcludeEndpoint, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ForbiddenError, type AuthedRequest } from '@ml/auth';
+import { REQUEST_TIMEOUT_HEADER, requestBudgetMs } from '@ml/contracts';
+import { LifecycleService } from '@ml/health';
+import type { FastifyReply } from 'fastify';
+import { Inject } from '@nestjs/common';
+import { GATEWAY_OPTIONS } from './gateway.constants';
+import { GatewayService, type ModelName } from './gateway.service';
+import type { GatewayOptions } from './predict.controller';
+
+const MODELS: readonly ModelName[] = ['intent-classifier', 'anomaly-detector'];
+
+/**
+ * The Open Inference Protocol at the front door: server health is the gateway's own; every
+ * `/v2/models/{name}/...` request is checked for the key's scope and passed to that model's app.
+ */
+@ApiTags('open inference protocol')
+@ApiSecurity('api-key')
+@UseGuards(RateLimitGuard)
+@Controller('v2')
+export class OipProxyController {
+  constructor(
+    private readonly gateway: GatewayService,
+    private readonly lifecycle: LifecycleService,
+    @Inject(GATEWAY_OPTIONS) private readonly options: GatewayOptions,
+  ) {}
+
+  @Get()
+  @ApiOperation({ summary: 'Server metadata' })
+  server() {
+    return { name: 'ml-services gateway', version: '1.0.0', extensions: ['classification', 'model_repository_health'] };
+  }
+
+  @Get('health/live')
+  @ApiOperation({ summary: 'Server liveness' })
+  live() {
+    return { live: true };
+  }
+
+  @Get('health/ready')
+  @ApiOperation({ summary: 'Server readiness (200 ready, 400 not)' })
+  ready(@Res() reply: FastifyReply) {
+    reply.status(this.lifecycle.ready ? 200 : 400).send({ ready: this.lifecycle.ready });
+  }
+
+  @Get('models/:name')
+  @ApiOperation({ summary: 'Model metadata (proxied)' })
+  metadata(@Param('name') name: string, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, 'GET', undefined, req, reply);
+  }
+
+  @Get('models/:name/ready')
+  @ApiOperation({ summary: 'Model readiness (proxied)' })
+  modelReady(@Param('name') name: string, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, 'GET', undefined, req, reply);
+  }
+
+  @All('models/:name/*')
+  @ApiOperation({ summary: 'Versions, readiness and inference (POST .../infer), proxied to the model service' })
+  rest(@Param('name') name: string, @Body() body: unknown, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, req.method === 'POST' ? 'POST' : 'GET', req.method === 'POST' ? body : undefined, req, reply);
+  }
+
+  @ApiExcludeEndpoint()
+  @All('*')
+  unknown(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    reply.status(404).send({ error: `No route for ${req.method} ${req.url.split('?')[0]}` });
+  }
+
+  private async forward(name: string, method: 'GET' | 'POST', body: unknown, req: AuthedRequest, reply: FastifyReply) {
+    if (!(MODELS as readonly string[]).includes(name)) {
+      reply.status(404).send({ error: `No model named "${name}" is served here.` });
+      return;
+    }
+    const model = name as ModelName;
+    const scopes = req.apiKey?.scopes ?? [];
+    if (scopes.length > 0 && !scopes.includes(model)) throw new ForbiddenError(`The API key "${req.apiKey?.name}" may not call ${model}.`);
+    const res = await this.gateway.proxy(model, method, req.url, body, {
+      requestId: String(req.id),
+      budgetMs: requestBudgetMs(req.headers[REQUEST_TIMEOUT_HEADER], this.options.requestTimeoutMs),
+    });
+    if (res.retryAfter) reply.header('retry-after', res.retryAfter);
+    reply.status(res.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(res.body ?? {}));
+  }
+}

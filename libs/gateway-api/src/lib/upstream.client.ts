@@ -1,0 +1,132 @@
+import {
+  CircuitBreaker,
+  Deadline,
+  RetryBudget,
+  RetryPolicy,
+  TimeoutPolicy,
+  wrap,
+  type Policy,
+} from '@ml/resilience';
+import { Pool } from 'undici';
+import type { BreakerSettings } from './gateway.config';
+import { UpstreamHttpError, UpstreamUnavailableError, isRetryableUpstreamError } from './upstream.errors';
+
+export interface UpstreamResponse<T = unknown> {
+  status: number;
+  body: T;
+  retryAfter?: string;
+}
+
+export interface CallOptions {
+  requestId: string;
+  /** Remaining budget of the client's request, ms. */
+  budgetMs: number;
+}
+
+const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET_BEFORE_SEND']);
+
+/**
+ * One model service behind a keep-alive pool and the resilience pipeline: retry (connect failures
+ * and 503 with Retry-After only, within a budget and the deadline) around a breaker around a
+ * per-try timeout that aborts the socket. Upstream 4xx answers are returned, not thrown: they are
+ * the client's fault and do not count against the upstream.
+ */
+export class UpstreamClient {
+  readonly breaker: CircuitBreaker;
+  readonly retry: RetryPolicy;
+  private readonly pool: Pool;
+  private readonly policy: Policy;
+
+  constructor(
+    readonly name: string,
+    readonly baseUrl: string,
+    settings: { breaker: BreakerSettings; retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number }; connections: number },
+  ) {
+    this.pool = new Pool(baseUrl, { connections: settings.connections, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 30_000 });
+    const b = settings.breaker;
+    this.breaker = new CircuitBreaker({
+      name,
+      failureThreshold: b.failureThreshold,
+      failureRateThreshold: b.failureRateThreshold,
+      minimumCalls: b.minimumCalls,
+      windowMs: b.windowMs,
+      slowCallMs: b.slowCallMs,
+      openMs: b.recoveryTimeoutMs,
+      halfOpenMaxProbes: b.halfOpenMaxProbes,
+    });
+    this.retry = new RetryPolicy({
+      maxAttempts: settings.retry.maxAttempts,
+      baseDelayMs: settings.retry.baseDelayMs,
+      maxDelayMs: 500,
+      shouldRetry: (e) => isRetryableUpstreamError(e),
+      budget: new RetryBudget({ ratio: settings.retry.budgetRatio, minPerSecond: 5 }),
+    });
+    this.policy = wrap(this.retry, this.breaker, new TimeoutPolicy({}));
+  }
+
+  async call<T = unknown>(method: 'GET' | 'POST', path: string, body: unknown, opts: CallOptions): Promise<UpstreamResponse<T>> {
+    const deadline = Deadline.after(opts.budgetMs);
+    return this.policy.execute(async ({ signal, deadline: d }) => {
+      const remaining = Math.max(1, Math.floor((d ?? deadline).remainingMs()));
+      let res;
+      try {
+        res = await this.pool.request({
+          method,
+          path,
+          body: body === undefined ? undefined : JSON.stringify(body),
+          headers: {
+            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            'x-request-id': opts.requestId,
+            'x-request-timeout-ms': String(remaining),
+          },
+          signal,
+        });
+      } catch (e) {
+        if (signal.aborted) throw signal.reason ?? e;
+        const code = (e as { code?: string }).code;
+        throw new UpstreamUnavailableError(this.name, code, CONNECT_FAILURES.has(code ?? ''));
+      }
+      let text: string;
+      try {
+        text = await res.body.text();
+      } catch (e) {
+        if (signal.aborted) throw signal.reason ?? e;
+        throw new UpstreamUnavailableError(this.name, (e as { code?: string }).code, false);
+      }
+      const retryAfterHeader = res.headers['retry-after'];
+      const retryAfter = typeof retryAfterHeader === 'string' ? retryAfterHeader : undefined;
+      if (res.statusCode >= 500) {
+        const seconds = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
+        throw new UpstreamHttpError(this.name, res.statusCode, seconds);
+      }
+      let parsed: unknown;
+      try {
+        parsed = text ? JSON.parse(text) : undefined;
+      } catch {
+        throw new UpstreamHttpError(this.name, 502, undefined);
+      }
+      return { status: res.statusCode, body: parsed as T, retryAfter };
+    }, { deadline });
+  }
+
+  /** A probe outside the breaker: readiness of the upstream itself, for monitoring only. */
+  async probe(path: string, timeoutMs = 1000): Promise<{ ok: boolean; body?: unknown }> {
+    try {
+      const res = await this.pool.request({ method: 'GET', path, signal: AbortSignal.timeout(timeoutMs) });
+      const text = await res.body.text();
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch {
+        body = undefined;
+      }
+      return { ok: res.statusCode === 200, body };
+    } catch {
+      return { ok: false };
+    }
+  }
+
+  close() {
+    return this.pool.close();
+  }
+}

@@ -1,0 +1,43 @@
+import { ConfigError, env, loadEnv, type Env } from '@ml/config';
+import { resolve } from 'node:path';
+
+export interface InferenceConfig {
+  modelDir: string;
+  /** `MODEL_VERSION_<NAME>` pin, if any. */
+  pinnedVersion: string | undefined;
+  /** Worker threads running sessions; 0 = run in the event-loop thread. */
+  workers: number;
+  maxBatchSize: number;
+  maxQueueDelayMs: number;
+  maxQueueSize: number;
+}
+
+/** `intent-classifier` -> `MODEL_VERSION_INTENT_CLASSIFIER`. */
+export const versionVariable = (model: string) => `MODEL_VERSION_${model.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
+
+export function loadInferenceConfig(model: string, source: Env = process.env): InferenceConfig {
+  const pinVar = versionVariable(model);
+  const e = loadEnv(
+    {
+      MODEL_DIR: env.string('models'),
+      [pinVar]: env.optionalString(),
+      INFERENCE_WORKERS: env.int(1, { min: 0, max: 16 }),
+      INFERENCE_MAX_BATCH: env.int(32, { min: 1, max: 1024 }),
+      INFERENCE_MAX_DELAY_MS: env.number(0, { min: 0, max: 1000 }),
+      INFERENCE_MAX_QUEUE: env.int(2048, { min: 1, max: 1_000_000 }),
+    },
+    source,
+  );
+  const pinned = e[pinVar] as string | undefined;
+  if (pinned !== undefined && !/^\d+\.\d+\.\d+$/.test(pinned)) {
+    throw new ConfigError(pinVar, `must be a version such as 1.0.0 (got ${JSON.stringify(pinned)})`);
+  }
+  return {
+    modelDir: resolve(e.MODEL_DIR as string),
+    pinnedVersion: pinned,
+    workers: e.INFERENCE_WORKERS as number,
+    maxBatchSize: e.INFERENCE_MAX_BATCH as number,
+    maxQueueDelayMs: e.INFERENCE_MAX_DELAY_MS as number,
+    maxQueueSize: e.INFERENCE_MAX_QUEUE as number,
+  };
+}

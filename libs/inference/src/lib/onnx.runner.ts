@@ -1,0 +1,190 @@
+import * as ort from 'onnxruntime-node';
+import { Worker } from 'node:worker_threads';
+import { ModelLoadError } from './inference.errors';
+
+/** A tensor crossing the runner boundary: plain data, so it can also cross a thread boundary. */
+export type TensorData =
+  | { type: 'string'; data: string[]; dims: number[] }
+  | { type: 'float32'; data: Float32Array; dims: number[] }
+  | { type: 'int64'; data: BigInt64Array; dims: number[] };
+
+export type Feeds = Record<string, TensorData>;
+export type Outputs = Record<string, { data: Float32Array | BigInt64Array | string[]; dims: number[] }>;
+
+/** Runs a loaded ONNX model. One call = one `session.run`; batching happens above this. */
+export interface OnnxRunner {
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** How many runs may be in flight at once (1 in process, one per worker otherwise). */
+  readonly concurrency: number;
+  run(feeds: Feeds): Promise<Outputs>;
+  close(): Promise<void>;
+}
+
+/** One thread per session: on a 2-core box intra-op threads bought nothing and burned a core. */
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+};
+
+const toTensor = (t: TensorData) => new ort.Tensor(t.type, t.data, t.dims);
+
+/** `session.run` on the calling thread: simple, but inference then competes with HTTP for one core. */
+export class InProcessRunner implements OnnxRunner {
+  readonly concurrency = 1;
+  private constructor(private readonly session: ort.InferenceSession) {}
+
+  static async load(modelPath: string): Promise<InProcessRunner> {
+    try {
+      return new InProcessRunner(await ort.InferenceSession.create(modelPath, SESSION_OPTIONS));
+    } catch (e) {
+      throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${(e as Error).message}`);
+    }
+  }
+
+  get inputNames() {
+    return this.session.inputNames;
+  }
+  get outputNames() {
+    return this.session.outputNames;
+  }
+
+  async run(feeds: Feeds): Promise<Outputs> {
+    const input: Record<string, ort.Tensor> = {};
+    for (const [k, v] of Object.entries(feeds)) input[k] = toTensor(v);
+    const result = await this.session.run(input);
+    const out: Outputs = {};
+    for (const [k, v] of Object.entries(result)) out[k] = { data: v.data as Float32Array, dims: [...v.dims] };
+    return out;
+  }
+
+  async close() {
+    await this.session.release();
+  }
+}
+
+// The worker is plain JavaScript evaluated from a string, so it needs no separate build entry and
+// works the same under webpack, ts-node and Jest. It loads onnxruntime from the path we pass it.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const ort = require(workerData.ortPath);
+let session;
+ort.InferenceSession.create(workerData.modelPath, workerData.options).then(
+  (s) => { session = s; parentPort.postMessage({ ready: true, inputNames: s.inputNames, outputNames: s.outputNames }); },
+  (e) => parentPort.postMessage({ ready: false, error: String(e && e.message || e) }),
+);
+parentPort.on('message', async ({ id, feeds }) => {
+  try {
+    const input = {};
+    for (const k of Object.keys(feeds)) input[k] = new ort.Tensor(feeds[k].type, feeds[k].data, feeds[k].dims);
+    const result = await session.run(input);
+    const out = {}; const transfer = [];
+    for (const k of Object.keys(result)) {
+      const data = result[k].data;
+      out[k] = { data, dims: Array.from(result[k].dims) };
+      if (data && data.buffer instanceof ArrayBuffer) transfer.push(data.buffer);
+    }
+    parentPort.postMessage({ id, out }, transfer);
+  } catch (e) {
+    parentPort.postMessage({ id, error: String(e && e.message || e) });
+  }
+});
+`;
+
+declare const __non_webpack_require__: NodeJS.Require | undefined;
+const nodeRequire: NodeJS.Require = typeof __non_webpack_require__ === 'function' ? __non_webpack_require__ : require;
+
+interface WorkerSlot {
+  worker: Worker;
+  busy: boolean;
+  pending: Map<number, { resolve: (o: Outputs) => void; reject: (e: Error) => void }>;
+}
+
+/**
+ * Sessions in worker threads, one per worker: inference runs beside the event loop instead of
+ * blocking it, so HTTP and inference use different cores.
+ */
+export class WorkerRunner implements OnnxRunner {
+  private nextId = 0;
+  private constructor(
+    private readonly slots: WorkerSlot[],
+    readonly inputNames: readonly string[],
+    readonly outputNames: readonly string[],
+  ) {}
+
+  get concurrency() {
+    return this.slots.length;
+  }
+
+  static async load(modelPath: string, workers: number): Promise<WorkerRunner> {
+    const ortPath = nodeRequire.resolve('onnxruntime-node');
+    const slots: WorkerSlot[] = [];
+    let names: { inputNames: string[]; outputNames: string[] } | undefined;
+    try {
+      for (let i = 0; i < workers; i++) {
+        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options: SESSION_OPTIONS } });
+        const ready = await new Promise<{ ready: boolean; error?: string; inputNames: string[]; outputNames: string[] }>(
+          (resolve, reject) => {
+            worker.once('message', resolve);
+            worker.once('error', reject);
+          },
+        );
+        if (!ready.ready) {
+          await worker.terminate();
+          throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${ready.error}`);
+        }
+        names = { inputNames: ready.inputNames, outputNames: ready.outputNames };
+        const slot: WorkerSlot = { worker, busy: false, pending: new Map() };
+        worker.on('message', (msg: { id: number; out?: Outputs; error?: string }) => {
+          const p = slot.pending.get(msg.id);
+          if (!p) return;
+          slot.pending.delete(msg.id);
+          if (msg.error !== undefined) p.reject(new Error(msg.error));
+          else p.resolve(msg.out as Outputs);
+        });
+        worker.on('error', (err) => {
+          for (const p of slot.pending.values()) p.reject(err);
+          slot.pending.clear();
+        });
+        worker.unref();
+        slots.push(slot);
+      }
+    } catch (e) {
+      await Promise.all(slots.map((s) => s.worker.terminate()));
+      throw e;
+    }
+    return new WorkerRunner(slots, names!.inputNames, names!.outputNames);
+  }
+
+  run(feeds: Feeds): Promise<Outputs> {
+    // The scheduler never runs more batches than workers, so a free worker exists; fall back to
+    // the least loaded one all the same.
+    const slot = this.slots.find((s) => !s.busy) ?? this.slots.reduce((a, b) => (a.pending.size <= b.pending.size ? a : b));
+    slot.busy = true;
+    const id = this.nextId++;
+    return new Promise<Outputs>((resolve, reject) => {
+      slot.pending.set(id, {
+        resolve: (o) => {
+          slot.busy = slot.pending.size > 0;
+          resolve(o);
+        },
+        reject: (e) => {
+          slot.busy = slot.pending.size > 0;
+          reject(e);
+        },
+      });
+      slot.worker.postMessage({ id, feeds });
+    });
+  }
+
+  async close() {
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+}
+
+/** In process for `workers` = 0, else that many worker threads. */
+export function loadRunner(modelPath: string, workers: number): Promise<OnnxRunner> {
+  return workers > 0 ? WorkerRunner.load(modelPath, workers) : InProcessRunner.load(modelPath);
+}

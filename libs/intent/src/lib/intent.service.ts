@@ -1,0 +1,97 @@
+import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
+import { LifecycleService } from '@ml/health';
+import { loadRunner, ModelNotReadyError, type InferenceConfig, type ModelFiles } from '@ml/inference';
+import { PredictionMetrics } from '@ml/metrics';
+import { performance } from 'node:perf_hooks';
+import { IntentClassifier } from './intent.classifier';
+import { INTENT_FILES, INTENT_OPTIONS } from './intent.constants';
+
+export interface IntentOptions {
+  inference: InferenceConfig;
+  requestTimeoutMs: number;
+  /** Called when the model cannot be loaded after boot; the default ends the process. */
+  onLoadFailure?: (err: Error) => void;
+}
+
+/**
+ * Owns the intent model's life: the files were verified before the app started; the sessions load
+ * and warm up after the server listens, and readiness opens only then.
+ */
+@Injectable()
+export class IntentService implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('IntentService');
+  private classifier?: IntentClassifier;
+  private loading?: Promise<void>;
+
+  constructor(
+    @Inject(INTENT_FILES) readonly files: ModelFiles,
+    @Inject(INTENT_OPTIONS) private readonly options: IntentOptions,
+    private readonly metrics: PredictionMetrics,
+    lifecycle: LifecycleService,
+  ) {
+    lifecycle.addGate('model', () => this.ready);
+  }
+
+  get ready() {
+    return this.classifier?.ready === true;
+  }
+
+  get requestTimeoutMs() {
+    return this.options.requestTimeoutMs;
+  }
+
+  /** The loaded classifier, or a 503 NOT_READY while it loads. */
+  get(): IntentClassifier {
+    if (!this.classifier?.ready) throw new ModelNotReadyError(this.files.name);
+    return this.classifier;
+  }
+
+  onApplicationBootstrap() {
+    this.loading = this.load().catch((err: Error) => {
+      this.logger.error({ msg: `model ${this.files.name}@${this.files.version} failed to load: ${err.message}` });
+      (this.options.onLoadFailure ?? (() => process.exit(1)))(err);
+    });
+  }
+
+  /** Resolves once loading has finished (or failed). */
+  whenLoaded(): Promise<void> {
+    return this.loading ?? Promise.resolve();
+  }
+
+  async onApplicationShutdown() {
+    await this.loading;
+    await this.classifier?.model.close();
+  }
+
+  private async load() {
+    const started = performance.now();
+    const { inference } = this.options;
+    const runner = await loadRunner(this.files.modelPath, inference.workers);
+    const classifier = new IntentClassifier(this.files, runner, inference);
+    this.wireMetrics(classifier);
+    await classifier.model.warmUp();
+    this.classifier = classifier;
+    this.logger.log({
+      msg: `model ${this.files.name}@${this.files.version} loaded and warmed`,
+      ms: Math.round(performance.now() - started),
+      workers: inference.workers,
+      maxBatchSize: inference.maxBatchSize,
+    });
+  }
+
+  private wireMetrics(classifier: IntentClassifier) {
+    const m = this.metrics;
+    classifier.onPrediction((e) => {
+      m.total.inc({ model: e.model, status: e.status });
+      if (e.status === 'success') {
+        m.latency.observe({ model: e.model }, e.latencySeconds);
+        if (e.confidence !== undefined) m.confidence.observe({ model: e.model }, e.confidence);
+      }
+    });
+    classifier.model.onBatch((b) => {
+      m.batchSize.observe({ model: b.model }, b.size);
+      m.runDuration.observe({ model: b.model }, b.runMs / 1000);
+      for (const w of b.queueWaitMs) m.queueWait.observe({ model: b.model }, w / 1000);
+    });
+  }
+}

@@ -1,0 +1,105 @@
+import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { Reflector } from '@nestjs/core';
+import {
+  InjectThrottlerOptions,
+  InjectThrottlerStorage,
+  ThrottlerGuard,
+  normalizeIp,
+  type ThrottlerModuleOptions,
+  type ThrottlerRequest,
+  type ThrottlerStorage,
+} from '@nestjs/throttler';
+import { RATE_LIMIT_COST, SKIP_RATE_LIMIT, normaliseCost, type CostRequest, type RateLimitCostFn } from './rate-limit.decorators';
+import { RateLimitedError } from './rate-limit.errors';
+import { policyHeader, rateLimitHeader } from './rate-limit.headers';
+import { RateLimitService } from './rate-limit.service';
+import type { Tracker } from './rate-limit.types';
+
+/** The parts of a Fastify request the limiter reads; `apiKey` is set by the auth guard. */
+interface TrackedRequest {
+  ip?: string;
+  apiKey?: { name?: unknown };
+}
+
+/**
+ * The authenticated API key when the auth guard has set one, else the client IP as Fastify derived
+ * it (the socket address unless `trustProxy` is configured; X-Forwarded-For is never read here).
+ * IPv6 addresses count per /64, the block one host usually controls.
+ */
+export function trackerOf(request: TrackedRequest): Tracker {
+  const name = request.apiKey?.name;
+  if (typeof name === 'string' && name !== '') return { kind: 'key', name };
+  const ip = typeof request.ip === 'string' && request.ip !== '' ? normalizeIp(request.ip, 64) : 'unknown';
+  return { kind: 'ip', name: ip };
+}
+
+/**
+ * @nestjs/throttler's guard, per client instead of per route: one budget per API key (or IP) across
+ * all limited routes, charged by each request's cost, with the IETF RateLimit headers on every
+ * limited response (the 429 included) and a `RATE_LIMITED` error (Retry-After) when the budget is
+ * spent. Must run after the auth guard so that authenticated requests count against their key.
+ */
+@Injectable()
+export class RateLimitGuard extends ThrottlerGuard {
+  private readonly costLogger = new Logger('RateLimit');
+
+  constructor(
+    @InjectThrottlerOptions() options: ThrottlerModuleOptions,
+    @InjectThrottlerStorage() storage: ThrottlerStorage,
+    reflector: Reflector,
+    private readonly limiter: RateLimitService,
+  ) {
+    super(options, storage, reflector);
+  }
+
+  protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
+    if (context.getType() !== 'http') return true;
+    return this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [context.getHandler(), context.getClass()]) === true;
+  }
+
+  protected override async getTracker(request: Record<string, unknown>): Promise<string> {
+    const t = trackerOf(request as TrackedRequest);
+    return `${t.kind}:${t.name}`;
+  }
+
+  /** Per client, not per route: every limited route draws on the same budget. */
+  protected override generateKey(_context: ExecutionContext, tracker: string, throttlerName: string): string {
+    return `${throttlerName}:${tracker}`;
+  }
+
+  protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
+    const { context, limit, ttl, throttler } = props;
+    const { req, res } = this.getRequestResponse(context);
+    const tracker = trackerOf(req as TrackedRequest);
+    const cost = this.costOf(context, req as CostRequest);
+    const name = throttler.name ?? this.limiter.policyName;
+    const key = props.generateKey(context, `${tracker.kind}:${tracker.name}`, name);
+    const result = await this.limiter.consume(key, cost, limit, ttl);
+
+    const windowSeconds = Math.ceil(ttl / 1000);
+    const resetSeconds = Math.ceil(result.resetMs / 1000);
+    const remaining = Math.max(0, limit - result.count);
+    this.setResponseHeader(res, 'RateLimit-Policy', policyHeader(name, limit, windowSeconds));
+    this.setResponseHeader(res, 'RateLimit', rateLimitHeader(name, remaining, resetSeconds));
+    if (result.allowed) return true;
+
+    const retryAfterSeconds = Math.max(1, resetSeconds);
+    this.limiter.notifyRejected({ ...tracker, cost, limit, remaining, retryAfterSeconds });
+    throw new RateLimitedError(tracker, limit, windowSeconds, cost, retryAfterSeconds);
+  }
+
+  private costOf(context: ExecutionContext, request: CostRequest): number {
+    const declared = this.reflector.getAllAndOverride<number | RateLimitCostFn | undefined>(RATE_LIMIT_COST, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    if (typeof declared !== 'function') return normaliseCost(declared);
+    try {
+      return normaliseCost(declared(request));
+    } catch (error) {
+      // A body the cost function cannot read is a bad request; validation reports it after this guard.
+      this.costLogger.warn({ msg: 'rate-limit cost function threw; charging 1', err: error instanceof Error ? error.message : String(error) });
+      return 1;
+    }
+  }
+}
