@@ -1,14 +1,31 @@
 import { DynamicModule, Module } from '@nestjs/common';
+import { AnomalyModule, type AnomalyConfig } from '@ml/anomaly';
 import type { ServiceConfig } from '@ml/config';
+import type { InferenceConfig } from '@ml/inference';
+import type { Redis } from '@ml/redis';
 import { CoreModule } from '@ml/server';
 
-/** Composition root of the anomaly-detector model service. */
+export interface AnomalyDetectorConfig {
+  service: ServiceConfig;
+  inference: InferenceConfig;
+  anomaly: AnomalyConfig;
+}
+
+/** Composition root of the anomaly detector model service. */
 @Module({})
 export class AnomalyDetectorModule {
-  static forRoot(config: ServiceConfig): DynamicModule {
+  static forRoot(config: AnomalyDetectorConfig, redis?: Redis): DynamicModule {
     return {
       module: AnomalyDetectorModule,
-      imports: [CoreModule.forRoot({ service: 'anomaly-detector', config })],
+      imports: [
+        CoreModule.forRoot({ service: 'anomaly-detector', config: config.service }),
+        AnomalyModule.forRoot({
+          inference: config.inference,
+          requestTimeoutMs: config.service.requestTimeoutMs,
+          anomaly: config.anomaly,
+          redis,
+        }),
+      ],
     };
   }
 }

@@ -1,6 +1,21 @@
+import { ANOMALY_MODEL_NAME, loadAnomalyConfig } from '@ml/anomaly';
 import { loadOrExit, loadServiceConfig } from '@ml/config';
+import { loadInferenceConfig } from '@ml/inference';
+import { createRedisClient, loadRedisConfig } from '@ml/redis';
 import { runService } from '@ml/server';
 import { AnomalyDetectorModule } from './anomaly-detector.module';
 
-const config = loadOrExit(() => loadServiceConfig(3002));
-void runService({ name: 'anomaly-detector', module: AnomalyDetectorModule.forRoot(config), config });
+const config = loadOrExit(() => ({
+  service: loadServiceConfig(3002),
+  inference: loadInferenceConfig(ANOMALY_MODEL_NAME),
+  anomaly: loadAnomalyConfig(),
+  redis: loadRedisConfig(),
+}));
+// With REDIS_URL (or REDIS_HOST) customer history is shared by every replica; without, it lives in memory.
+const redis = config.redis.url ? createRedisClient({ ...config.redis, url: config.redis.url }, 'anomaly-detector') : undefined;
+void runService({
+  name: 'anomaly-detector',
+  module: AnomalyDetectorModule.forRoot(config, redis),
+  config: config.service,
+  isBatchRoute: (path) => path.endsWith('/batch') || path.endsWith('/infer'),
+});

@@ -18,6 +18,7 @@ async function waitReady(url: string, path = '/health/ready') {
 
 describe('gateway in front of a real intent classifier', () => {
   let intent: RunningApp;
+  let anomaly: RunningApp;
   let proxy: FaultProxy;
   let gateway: RunningApp;
   const key = { 'x-api-key': FULL };
@@ -25,11 +26,13 @@ describe('gateway in front of a real intent classifier', () => {
   beforeAll(async () => {
     intent = await startApp('intent-classifier');
     await waitReady(intent.url);
+    anomaly = await startApp('anomaly-detector');
+    await waitReady(anomaly.url);
     proxy = await new FaultProxy(intent.port).start();
     gateway = await startApp('gateway', {
       ML_API_KEYS: KEYS,
       INTENT_CLASSIFIER_URL: proxy.url,
-      ANOMALY_DETECTOR_URL: 'http://127.0.0.1:1',
+      ANOMALY_DETECTOR_URL: anomaly.url,
       CIRCUIT_BREAKER_FAILURE_THRESHOLD: '3',
       CIRCUIT_BREAKER_RECOVERY_TIMEOUT: '1',
       CIRCUIT_BREAKER_MIN_CALLS: '1000',
@@ -47,6 +50,7 @@ describe('gateway in front of a real intent classifier', () => {
     await gateway?.stop();
     await proxy?.stop();
     await intent?.stop();
+    await anomaly?.stop();
   });
 
   describe('auth', () => {
@@ -182,6 +186,12 @@ describe('gateway in front of a real intent classifier', () => {
       expect(m).toMatch(/ml_circuit_breaker_state\{[^}]*upstream="intent-classifier"[^}]*\} 2/);
       // Health and the other model's routes are unaffected.
       expect((await http(`${gateway.url}/health/ready`)).status).toBe(200);
+      const other = await http(`${gateway.url}/predict/anomaly`, {
+        body: { transaction_id: `g-${Date.now()}`, user_id: 'u', amount: 12, currency: 'EUR', timestamp: '2026-11-20T10:00:00Z', merchant_category: 'grocery', channel: 'in_store' },
+        headers: key,
+      });
+      expect(other.status).toBe(200);
+      expect(other.json.transaction_id).toMatch(/^g-/);
       proxy.mode = { kind: 'pass' };
       await new Promise((r) => setTimeout(r, 1100));
       const healed = await http(`${gateway.url}/predict/intent`, { body: { query: `healed ${Date.now()}` }, headers: key });

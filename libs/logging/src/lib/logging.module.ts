@@ -42,8 +42,8 @@ export class LoggingModule {
             level: options.level,
             base: { service: options.service },
             redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-            // Fastify already chose the id (from a well-formed X-Request-Id or a fresh UUID).
-            genReqId: (req: IncomingMessage) => (req as IncomingMessage & { id?: string }).id ?? '',
+            // No genReqId: Fastify already chose the id (a well-formed X-Request-Id or a fresh UUID)
+            // and pino-http keeps an id the request already has.
             customAttributeKeys: { reqId: 'request_id' },
             // Mounted middleware sees a url relative to its mount point; originalUrl is the real one.
             autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.test(pathOf(req)) },

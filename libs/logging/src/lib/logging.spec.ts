@@ -10,6 +10,11 @@ import { LoggingModule } from './logging.module';
 @Controller()
 class PingController {
   private readonly logger = new Logger('Ping');
+  @Get('boom')
+  boom() {
+    throw new Error('kaput');
+  }
+
   @Get('ping')
   ping() {
     this.logger.log('handling ping');
@@ -48,6 +53,13 @@ describe('LoggingModule', () => {
     expect(done).toMatchObject({ level: 30, request_id: 'req-77' });
     expect((done as { req: { headers: Record<string, string> } }).req.headers['x-api-key']).toBe('[redacted]');
     expect(JSON.stringify(lines)).not.toContain('sk-live-abcdef');
+  });
+
+  it('logs a server error at error level with the request id', async () => {
+    await (await request(`${base}/boom`, { headers: { 'x-request-id': 'req-500' } })).body.text();
+    await new Promise((r) => setTimeout(r, 50));
+    const line = lines.find((l) => l['request_id'] === 'req-500' && (l['res'] as { statusCode?: number })?.statusCode === 500);
+    expect(line).toMatchObject({ level: 50 });
   });
 
   it('does not log probe and scrape requests', async () => {

@@ -1,0 +1,51 @@
+import { ConfigError, env, loadEnv, type Env } from '@ml/config';
+import { DEFAULT_MAX_AMOUNT, type TransactionRules } from '@ml/contracts';
+
+const DAY_MS = 86_400_000;
+
+export interface AnomalyConfig {
+  /** Most customer profiles the in-memory store holds (least recently used go first). */
+  profileMax: number;
+  /** A profile not updated for this long is forgotten (memory and Redis). */
+  profileTtlMs: number;
+  /** Prefix of the Redis keys holding profiles. */
+  keyPrefix: string;
+  /** Compare-and-set attempts after the first, per customer, before a fold is given up. */
+  casRetries: number;
+  /** Circuit breaker in front of Redis. */
+  breaker: { failureThreshold: number; recoveryMs: number };
+  transactionRules: TransactionRules;
+}
+
+/** The detector's own settings (Redis itself comes from `loadRedisConfig`). */
+export function loadAnomalyConfig(source: Env = process.env): AnomalyConfig {
+  const e = loadEnv(
+    {
+      ANOMALY_PROFILE_MAX: env.int(100_000, { min: 1, max: 100_000_000 }),
+      ANOMALY_PROFILE_TTL_DAYS: env.number(90, { min: 0.001, max: 3650 }),
+      ANOMALY_PROFILE_KEY_PREFIX: env.string('ml:profile:v1:'),
+      ANOMALY_PROFILE_CAS_RETRIES: env.int(8, { min: 0, max: 100 }),
+      ANOMALY_REDIS_BREAKER_THRESHOLD: env.int(3, { min: 1, max: 1000 }),
+      ANOMALY_REDIS_BREAKER_RECOVERY_MS: env.int(2000, { min: 10, max: 600_000 }),
+      MAX_TRANSACTION_AMOUNT: env.number(DEFAULT_MAX_AMOUNT, { min: 0.01, max: 1e12 }),
+      MAX_FUTURE_SKEW_HOURS: env.number(24, { min: 0, max: 24 * 365 }),
+    },
+    source,
+  );
+  const prefix = e.ANOMALY_PROFILE_KEY_PREFIX as string;
+  if (/\s/.test(prefix)) throw new ConfigError('ANOMALY_PROFILE_KEY_PREFIX', `must not contain whitespace (got ${JSON.stringify(prefix)})`);
+  return {
+    profileMax: e.ANOMALY_PROFILE_MAX as number,
+    profileTtlMs: Math.round((e.ANOMALY_PROFILE_TTL_DAYS as number) * DAY_MS),
+    keyPrefix: prefix,
+    casRetries: e.ANOMALY_PROFILE_CAS_RETRIES as number,
+    breaker: {
+      failureThreshold: e.ANOMALY_REDIS_BREAKER_THRESHOLD as number,
+      recoveryMs: e.ANOMALY_REDIS_BREAKER_RECOVERY_MS as number,
+    },
+    transactionRules: {
+      maxAmount: e.MAX_TRANSACTION_AMOUNT as number,
+      maxFutureMs: (e.MAX_FUTURE_SKEW_HOURS as number) * 3_600_000,
+    },
+  };
+}

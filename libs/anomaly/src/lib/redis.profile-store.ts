@@ -1,0 +1,274 @@
+import { Logger } from '@nestjs/common';
+import { isUserProfile, type UserProfile } from '@ml/anomaly-features';
+import type { CircuitBreaker } from '@ml/resilience';
+import type { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
+import { ProfileStoreArgumentError, ProfileStoreUnavailableError } from './anomaly.errors';
+import { NO_PROFILE, type CommitResult, type ProfileStore, type ProfileStoreStatus, type ProfileUpdate, type StoredProfile } from './profile.store';
+
+/**
+ * Compare-and-set of one profile hash {rev, p}: writes only when the stored revision is still the
+ * one the caller read (a missing or unreadable revision counts as 0), bumps it and renews the TTL.
+ * Returns the new revision, or -1 on a conflict.
+ */
+export const CAS_SCRIPT = `
+local cur = tonumber(redis.call('HGET', KEYS[1], 'rev')) or 0
+if cur ~= tonumber(ARGV[1]) then return -1 end
+local nextRev = cur + 1
+redis.call('HSET', KEYS[1], 'rev', nextRev, 'p', ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[3])
+return nextRev
+`;
+const CAS_SHA = createHash('sha1').update(CAS_SCRIPT).digest('hex');
+
+export interface RedisProfileStoreOptions {
+  /**
+   * The ioredis client, owned by the caller. It must have `enableOfflineQueue: false` and a
+   * positive `commandTimeout` (as `createRedisClient` makes them): that is what bounds every call.
+   */
+  client: Redis;
+  /** Prepended to the customer id, e.g. `ml:profile:v1:`. */
+  keyPrefix: string;
+  /** A profile not written for this long expires in Redis. */
+  ttlMs: number;
+  /** Every Redis call runs through it. */
+  breaker: CircuitBreaker;
+  /** Compare-and-set attempts after the first before a customer's fold is given up (default 8). */
+  casRetries?: number;
+  /** While degraded, PING this often so the store recovers without traffic; 0 = never (default 1000). */
+  probeIntervalMs?: number;
+  /** Pause before conflict retry `attempt` (0-based); default a few jittered milliseconds. */
+  backoff?: (attempt: number) => Promise<void>;
+}
+
+const defaultBackoff = (attempt: number) =>
+  new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(20, 2 ** attempt)));
+
+function toRev(raw: string | null | undefined): number {
+  const n = raw === null || raw === undefined ? 0 : Number(raw);
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
+}
+
+/**
+ * Customer history in Redis, shared by every replica: one hash per customer holding its revision
+ * and profile JSON, expiring `ttlMs` after the last write. Reads of a whole batch are one pipelined
+ * round trip; each write-back is a Lua compare-and-set on the revision, re-read and re-applied on
+ * conflict, so concurrent replicas never drop each other's transactions. Every call goes through
+ * the breaker and the client's command timeout; a failure marks the store degraded until a call
+ * (or the background probe) succeeds again.
+ */
+export class RedisProfileStore implements ProfileStore {
+  readonly mode = 'redis' as const;
+  readonly keyPrefix: string;
+  private readonly logger = new Logger('RedisProfileStore');
+  private readonly client: Redis;
+  private readonly breaker: CircuitBreaker;
+  private readonly ttlMs: number;
+  private readonly casRetries: number;
+  private readonly backoff: (attempt: number) => Promise<void>;
+  private readonly listeners = new Set<(degraded: boolean) => void>();
+  private readonly probeTimer?: ReturnType<typeof setInterval>;
+  private readonly detach: () => void;
+  private degraded: boolean;
+  private degradedSince?: number;
+  private lastError?: string;
+  private probing = false;
+  private corrupt = 0;
+
+  constructor(options: RedisProfileStoreOptions) {
+    const { client, keyPrefix, ttlMs, breaker } = options;
+    if (typeof keyPrefix !== 'string' || keyPrefix === '') throw new ProfileStoreArgumentError('keyPrefix must be a non-empty string');
+    if (client.options.enableOfflineQueue !== false) {
+      throw new ProfileStoreArgumentError('RedisProfileStore needs an ioredis client with enableOfflineQueue: false');
+    }
+    const timeout = client.options.commandTimeout;
+    if (typeof timeout !== 'number' || !(timeout > 0)) {
+      throw new ProfileStoreArgumentError('RedisProfileStore needs an ioredis client with a positive commandTimeout');
+    }
+    if (!(ttlMs >= 1) || !Number.isFinite(ttlMs)) throw new ProfileStoreArgumentError(`ttlMs must be at least 1, got ${String(ttlMs)}`);
+    const retries = options.casRetries ?? 8;
+    if (!Number.isSafeInteger(retries) || retries < 0) throw new ProfileStoreArgumentError(`casRetries must be an integer >= 0, got ${String(retries)}`);
+    this.client = client;
+    this.keyPrefix = keyPrefix;
+    this.breaker = breaker;
+    this.ttlMs = Math.ceil(ttlMs);
+    this.casRetries = retries;
+    this.backoff = options.backoff ?? defaultBackoff;
+    this.degraded = client.status !== 'ready';
+    if (this.degraded) this.degradedSince = Date.now();
+
+    // A dropped connection is an outage before any request notices it; a restored one is checked
+    // at once rather than at the next probe tick.
+    const onClose = () => this.setDegraded(true, 'connection closed');
+    const onReady = () => void this.probe();
+    client.on('close', onClose);
+    client.on('ready', onReady);
+    this.detach = () => {
+      client.off('close', onClose);
+      client.off('ready', onReady);
+    };
+    const every = options.probeIntervalMs ?? 1000;
+    if (every > 0) {
+      this.probeTimer = setInterval(() => void this.probe(), every);
+      this.probeTimer.unref();
+    }
+  }
+
+  async load(userIds: readonly string[]): Promise<Map<string, StoredProfile>> {
+    const unique = [...new Set(userIds)];
+    const out = new Map<string, StoredProfile>();
+    if (unique.length === 0) return out;
+    const rows = await this.guarded('read', async () => {
+      const pipeline = this.client.pipeline();
+      for (const id of unique) pipeline.hmget(this.keyPrefix + id, 'rev', 'p');
+      const replies = await pipeline.exec();
+      if (!replies) throw new Error('pipeline was discarded');
+      return replies.map(([err, value]) => {
+        if (err) throw err;
+        return value as (string | null)[];
+      });
+    });
+    unique.forEach((id, i) => out.set(id, this.parse(id, rows[i])));
+    return out;
+  }
+
+  async commit(updates: readonly ProfileUpdate[]): Promise<CommitResult> {
+    const result: CommitResult = { written: 0, unchanged: 0, conflicts: 0, failed: [] };
+    await Promise.all(updates.map((u) => this.commitOne(u, result)));
+    return result;
+  }
+
+  status(): ProfileStoreStatus {
+    const s: ProfileStoreStatus = {
+      mode: 'redis',
+      degraded: this.degraded,
+      connection: this.client.status,
+      breaker: this.breaker.state,
+    };
+    if (this.degraded) {
+      if (this.lastError) s['last_error'] = this.lastError;
+      if (this.degradedSince !== undefined) s['degraded_since'] = new Date(this.degradedSince).toISOString();
+    }
+    if (this.corrupt > 0) s['unreadable_profiles'] = this.corrupt;
+    return s;
+  }
+
+  onDegradedChange(listener: (degraded: boolean) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async close(): Promise<void> {
+    if (this.probeTimer) clearInterval(this.probeTimer);
+    this.detach();
+    this.listeners.clear();
+  }
+
+  /** One PING through the breaker while degraded; a success ends the degraded state. */
+  async probe(): Promise<void> {
+    if (!this.degraded || this.probing) return;
+    this.probing = true;
+    try {
+      await this.guarded('ping', () => this.client.ping());
+    } catch {
+      // Still down: the state already says so.
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async commitOne(u: ProfileUpdate, result: CommitResult): Promise<void> {
+    let base = u.base;
+    for (let attempt = 0; ; attempt++) {
+      const next = u.apply(base.profile);
+      if (next === base.profile) {
+        result.unchanged++;
+        return;
+      }
+      let rev: number;
+      try {
+        rev = await this.compareAndSet(u.userId, base.rev, next);
+      } catch {
+        result.failed.push({ userId: u.userId, reason: 'unavailable' });
+        return;
+      }
+      if (rev > 0) {
+        result.written++;
+        return;
+      }
+      result.conflicts++;
+      if (attempt >= this.casRetries) {
+        result.failed.push({ userId: u.userId, reason: 'conflict' });
+        return;
+      }
+      await this.backoff(attempt);
+      try {
+        base = (await this.load([u.userId])).get(u.userId) ?? NO_PROFILE;
+      } catch {
+        result.failed.push({ userId: u.userId, reason: 'unavailable' });
+        return;
+      }
+    }
+  }
+
+  private compareAndSet(userId: string, rev: number, profile: UserProfile): Promise<number> {
+    const args = [this.keyPrefix + userId, String(rev), JSON.stringify(profile), String(this.ttlMs)];
+    return this.guarded('write', async () => {
+      let reply: unknown;
+      try {
+        reply = await this.client.evalsha(CAS_SHA, 1, ...args);
+      } catch (e) {
+        // A restarted or flushed server has forgotten the script: send it whole once.
+        if (!String((e as Error)?.message).startsWith('NOSCRIPT')) throw e;
+        reply = await this.client.eval(CAS_SCRIPT, 1, ...args);
+      }
+      return Number(reply);
+    });
+  }
+
+  private parse(userId: string, row: (string | null)[] | undefined): StoredProfile {
+    const rev = toRev(row?.[0]);
+    const text = row?.[1];
+    if (text === null || text === undefined) return rev === 0 ? NO_PROFILE : { rev, profile: undefined };
+    let value: unknown;
+    try {
+      value = JSON.parse(text);
+    } catch {
+      value = undefined;
+    }
+    if (isUserProfile(value)) return { rev, profile: value };
+    // Another profile version or a damaged value: score as a new customer and overwrite it.
+    this.corrupt++;
+    this.logger.warn({ msg: 'stored profile is not a current profile; treating the customer as new', key: this.keyPrefix + userId });
+    return { rev, profile: undefined };
+  }
+
+  private async guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      const value = await this.breaker.execute(() => fn());
+      // A late success of a call admitted before the breaker opened proves little: requests are
+      // still turned away until a probe closes the breaker.
+      if (this.breaker.state === 'closed') this.setDegraded(false);
+      return value;
+    } catch (e) {
+      this.setDegraded(true, e);
+      throw new ProfileStoreUnavailableError(operation, e);
+    }
+  }
+
+  private setDegraded(degraded: boolean, cause?: unknown) {
+    if (degraded) this.lastError = cause instanceof Error ? cause.message : String(cause ?? 'unavailable');
+    if (degraded === this.degraded) return;
+    this.degraded = degraded;
+    this.degradedSince = degraded ? Date.now() : undefined;
+    if (degraded) this.logger.warn({ msg: 'profile store unavailable: scoring on population features only', error: this.lastError });
+    else this.logger.log({ msg: 'profile store available again' });
+    for (const l of this.listeners) {
+      try {
+        l(degraded);
+      } catch {
+        // a listener (metrics) must not break the store
+      }
+    }
+  }
+}
