@@ -1,0 +1,61 @@
+import type { ConfusionCount } from './metrics';
+
+/** manifest.json beside model.onnx: what the serving side needs, and how the model was made. */
+export interface Manifest {
+  name: string;
+  version: string;
+  task: 'text-classification';
+  inputs: Array<{ name: string; datatype: 'BYTES'; shape: number[] }>;
+  outputs: Array<{ name: string; datatype: 'FP32'; shape: number[] }>;
+  labels: string[];
+  unknown_label: string;
+  /** Answer `unknown_label` when the highest probability is below this. */
+  threshold: number;
+  preprocessing: string;
+  training: {
+    examples: number;
+    per_label: Record<string, number>;
+    seed: number;
+    regularisation: {
+      penalty: 'l2';
+      c: number;
+      selected_by: string;
+      candidates: Array<{
+        c: number;
+        accuracy: number;
+        macro_f1: number;
+        iterations: number;
+      }>;
+    };
+    features: {
+      total: number;
+      word_ngrams: number;
+      char_ngrams: number;
+      description: string;
+    };
+    optimiser: string;
+  };
+  evaluation: {
+    validation: {
+      examples: number;
+      accuracy: number;
+      macro_f1: number;
+      accuracy_with_threshold: number;
+      unknown_rate: number;
+    };
+    confusion_hot_spots: ConfusionCount[];
+  };
+  sha256: string;
+  created_by: 'tools/intent-trainer';
+}
+
+/** Pretty-printed with a trailing newline, keys in declaration order: stable bytes. */
+export function serializeManifest(manifest: Manifest): string {
+  return `${JSON.stringify(manifest, null, 2)}\n`;
+}
+
+/** Rounds metrics so the manifest is readable; the rounding is part of the deterministic output. */
+export function round(value: number, decimals = 4): number {
+  const scale = 10 ** decimals;
+  return Math.round(value * scale) / scale;
+}
