@@ -1,0 +1,462 @@
+/**
+ * Intent classifier benchmark: what the real app (Nest on Fastify, batching scheduler, worker
+ * threads, metrics, validation) costs compared with the least code that can serve the same ONNX
+ * file: a bare node:http server with one `session.run` per request, and one with the simplest
+ * micro-batching. Every target runs as its own child process, one at a time, under the same
+ * closed-loop load of distinct, realistic queries. See tools/bench/README.md.
+ *
+ *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/intent.bench.ts \
+ *     [--duration 10] [--rounds 3] [--workers 0,1,2] [--tails]
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
+import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
+import { killAllChildren } from './lib/processes';
+import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
+import { fmt, median, ratio, renderTable, type Column } from './lib/report';
+import { bareStats, runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
+
+const MODEL = 'intent-classifier';
+const USAGE = `usage: intent.bench.ts [options]
+  --duration <s>           measured seconds per scenario (10)
+  --warmup <s>             unmeasured seconds before each scenario (3)
+  --rounds <n>             repeat everything n times, report medians (1)
+  --connections <n>        concurrency of the single-query scenario (32)
+  --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (1)
+  --targets <list>         which of bare-once,bare-batched,app to run (all)
+  --batch-size <n>         queries per /predict/intent/batch request (32)
+  --batch-connections <n>  concurrency of the batch-endpoint scenario (8)
+  --no-batch               skip the batch-endpoint scenario
+  --tails                  add a c=<tail-connections> scenario on pre-opened connections
+  --tail-connections <n>   (128)
+  --model-dir <dir>        models root (models); the highest version of ${MODEL} is used
+  --model-version <v>      pin a version
+  --wait-for-model <s>     poll this long for the model to appear (0)
+  --corpus <dir>           *.tsv texts the queries are made from (tools/intent-trainer/data/validation)
+  --seed <n>               query generator seed (1)
+  --max-other-load <cores> before each target, wait until the rest of the machine uses less CPU
+  --max-wait <s>           but no longer than this (600)
+  --out <dir>              where the JSON results go (tools/bench/results)
+  --report <file.json>     print the tables of an earlier run's results file, run nothing`;
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '32' },
+    workers: { type: 'string', default: '1' },
+    targets: { type: 'string', default: 'bare-once,bare-batched,app' },
+    'batch-size': { type: 'string', default: '32' },
+    'batch-connections': { type: 'string', default: '8' },
+    'no-batch': { type: 'boolean', default: false },
+    tails: { type: 'boolean', default: false },
+    'tail-connections': { type: 'string', default: '128' },
+    'model-dir': { type: 'string', default: 'models' },
+    'model-version': { type: 'string' },
+    'wait-for-model': { type: 'string', default: '0' },
+    corpus: { type: 'string', default: 'tools/intent-trainer/data/validation' },
+    seed: { type: 'string', default: '1' },
+    'max-other-load': { type: 'string' },
+    'max-wait': { type: 'string', default: '600' },
+    out: { type: 'string', default: 'tools/bench/results' },
+    report: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function positive(name: string, text: string | undefined, allowZero = false): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    console.error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${text})\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const opts = {
+  durationSec: positive('duration', args.duration),
+  warmupSec: positive('warmup', args.warmup, true),
+  rounds: Math.round(positive('rounds', args.rounds)),
+  connections: Math.round(positive('connections', args.connections)),
+  workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
+  targets: new Set((args.targets ?? '').split(',').map((t) => t.trim())),
+  batchSize: Math.round(positive('batch-size', args['batch-size'])),
+  batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
+  batch: !args['no-batch'],
+  tails: args.tails === true,
+  tailConnections: Math.round(positive('tail-connections', args['tail-connections'])),
+  modelDir: resolve(WORKSPACE_ROOT, args['model-dir'] ?? 'models'),
+  modelVersion: args['model-version'],
+  waitForModelSec: positive('wait-for-model', args['wait-for-model'], true),
+  corpus: resolve(WORKSPACE_ROOT, args.corpus ?? ''),
+  seed: Math.round(positive('seed', args.seed, true)),
+  maxOtherLoad: args['max-other-load'] === undefined ? undefined : positive('max-other-load', args['max-other-load']),
+  maxWaitSec: positive('max-wait', args['max-wait'], true),
+  out: resolve(WORKSPACE_ROOT, args.out ?? ''),
+};
+
+type Scenario = 'single' | 'batch' | 'tails';
+
+interface Target {
+  id: string;
+  kind: 'bare-once' | 'bare-batched' | 'app';
+  workers?: number;
+  start(): Promise<RunningServer>;
+}
+
+interface Measurement {
+  round: number;
+  target: string;
+  scenario: Scenario;
+  path: string;
+  /** Mean items per ONNX run during the measured phase, when the target reports it. */
+  meanBatch?: number;
+  /** Distinct queries this target instance had received by the end of the scenario. */
+  queriesSent: number;
+  /** Cores used during the measured phase by the server, the load generator, and everything else. */
+  cpu?: CpuUsage;
+  load: LoadResult;
+}
+
+const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
+const semverParts = (v: string) => (SEMVER.exec(v) ?? []).slice(1).map(Number);
+function highestVersion(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  return readdirSync(dir)
+    .filter((v) => SEMVER.test(v) && existsSync(join(dir, v, 'model.onnx')) && existsSync(join(dir, v, 'manifest.json')))
+    .sort((a, b) => {
+      const [pa, pb] = [semverParts(a), semverParts(b)];
+      return pb[0] - pa[0] || pb[1] - pa[1] || pb[2] - pa[2];
+    })[0];
+}
+
+async function resolveModel(): Promise<{ version: string; path: string; manifest: Record<string, unknown> }> {
+  const dir = join(opts.modelDir, MODEL);
+  const deadline = Date.now() + opts.waitForModelSec * 1000;
+  for (;;) {
+    const version = opts.modelVersion ?? highestVersion(dir);
+    if (version && existsSync(join(dir, version, 'model.onnx')) && existsSync(join(dir, version, 'manifest.json'))) {
+      const manifest = JSON.parse(readFileSync(join(dir, version, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+      return { version, path: join(dir, version, 'model.onnx'), manifest };
+    }
+    if (Date.now() >= deadline) throw new Error(`no ${MODEL} model under ${dir}${opts.modelVersion ? ` (version ${opts.modelVersion})` : ''}`);
+    log(`waiting for ${dir}/<version>/model.onnx ...`);
+    await sleep(15_000);
+  }
+}
+
+/** One request before the load, so a broken target fails loudly instead of measuring 4xx rates. */
+async function checkAnswers(url: string, path: string, body: string, expectKey: string): Promise<void> {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes(`"${expectKey}"`)) throw new Error(`${url}${path} answered ${res.status}: ${text.slice(0, 300)}`);
+}
+
+/** Waits (bounded) until the rest of the machine is quiet enough, when asked to. */
+async function waitForQuiet(): Promise<void> {
+  if (opts.maxOtherLoad === undefined) return;
+  const deadline = Date.now() + opts.maxWaitSec * 1000;
+  for (;;) {
+    const other = await otherLoad();
+    if (other === undefined || other <= opts.maxOtherLoad) return;
+    if (Date.now() >= deadline) {
+      log(`  other processes still use ${other.toFixed(2)} cores; measuring anyway`);
+      return;
+    }
+    log(`  other processes use ${other.toFixed(2)} cores (> ${opts.maxOtherLoad}); waiting`);
+    await sleep(5_000);
+  }
+}
+
+async function measureTarget(target: Target, round: number, generator: QueryGenerator): Promise<Measurement[]> {
+  await waitForQuiet();
+  log(`round ${round}: starting ${target.id}`);
+  const server = await target.start();
+  const cursor = new QueryCursor(generator);
+  const single = () => JSON.stringify({ query: cursor.next() });
+  const batch = () => JSON.stringify({ queries: Array.from({ length: opts.batchSize }, () => cursor.next()) });
+  const out: Measurement[] = [];
+  try {
+    await checkAnswers(server.url, '/predict/intent', single(), 'intent');
+
+    // Mean batch size over the measured phase only: counters read after the warm-up and after.
+    const batchCounters = async () => {
+      if (target.kind === 'app') return scrapeBatchCounters(server.url, MODEL);
+      if (target.kind === 'bare-batched' || target.kind === 'bare-once') {
+        const s = await bareStats(server.url);
+        return { sum: s.items, count: s.runs };
+      }
+      return undefined;
+    };
+
+    const scenario = async (name: Scenario, path: string, connections: number, body: () => string, itemsPerRequest: number) => {
+      const engine = name === 'tails' ? ('preconnected' as const) : ('autocannon' as const);
+      // autocannon opens fresh connections per run, so its warm-up is a separate run; the
+      // preconnected engine warms on the connections it then measures.
+      if (engine === 'autocannon' && opts.warmupSec > 0) {
+        await runLoad(server.url, { connections, durationSec: opts.warmupSec, path, body, itemsPerRequest });
+      }
+      const before = await batchCounters();
+      const cpuBefore = cpuSnapshot([server.pid, process.pid]);
+      const load = await runLoad(server.url, {
+        connections,
+        durationSec: opts.durationSec,
+        warmupSec: engine === 'preconnected' ? Math.max(1, opts.warmupSec) : 0,
+        path,
+        body,
+        itemsPerRequest,
+        engine,
+      });
+      const cpu = cpuBetween(cpuBefore, cpuSnapshot([server.pid, process.pid]), server.pid);
+      const after = await batchCounters();
+      const m: Measurement = { round, target: target.id, scenario: name, path, meanBatch: meanBatchBetween(before, after), queriesSent: cursor.used, cpu, load };
+      log(
+        `  ${target.id} ${name} c=${connections}: ${fmt(load.reqPerSec)} req/s, ${fmt(load.itemsPerSec)} queries/s, ` +
+          `p50 ${fmt(load.latencyMs.p50, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, mean batch ${fmt(m.meanBatch, 1)}` +
+          (cpu ? `, cores: server ${cpu.server.toFixed(2)} driver ${cpu.driver.toFixed(2)} other ${cpu.other.toFixed(2)}` : '') +
+          (load.non2xx + load.errors + load.timeouts ? `, non2xx ${load.non2xx} errors ${load.errors} timeouts ${load.timeouts}` : ''),
+      );
+      out.push(m);
+    };
+
+    await scenario('single', '/predict/intent', opts.connections, single, 1);
+    if (opts.batch && target.kind === 'app') {
+      await checkAnswers(server.url, '/predict/intent/batch', batch(), 'predictions');
+      await scenario('batch', '/predict/intent/batch', opts.batchConnections, batch, opts.batchSize);
+    }
+    if (opts.tails) await scenario('tails', '/predict/intent', opts.tailConnections, single, 1);
+  } finally {
+    await server.stop();
+  }
+  return out;
+}
+
+interface Summary {
+  target: string;
+  scenario: Scenario;
+  connections: number;
+  reqPerSec?: number;
+  queriesPerSec?: number;
+  p50?: number;
+  p99?: number;
+  meanBatch?: number;
+  serverCores?: number;
+  /** Queries per second per core the server used: efficiency, less sensitive to a noisy machine. */
+  queriesPerCoreSec?: number;
+  otherCores?: number;
+  failures: number;
+  rounds: number;
+}
+
+function summarise(measurements: Measurement[]): Summary[] {
+  const out: Summary[] = [];
+  const targetIds = [...new Set(measurements.map((m) => m.target))];
+  for (const scenario of ['single', 'batch', 'tails'] as const) {
+    for (const id of targetIds) {
+      const ms = measurements.filter((m) => m.target === id && m.scenario === scenario);
+      if (ms.length === 0) continue;
+      out.push({
+        target: id,
+        scenario,
+        connections: ms[0].load.connections,
+        reqPerSec: median(ms.map((m) => m.load.reqPerSec)),
+        queriesPerSec: median(ms.map((m) => m.load.itemsPerSec)),
+        p50: median(ms.map((m) => m.load.latencyMs.p50)),
+        p99: median(ms.map((m) => m.load.latencyMs.p99)),
+        meanBatch: median(ms.map((m) => m.meanBatch)),
+        serverCores: median(ms.map((m) => m.cpu?.server)),
+        queriesPerCoreSec: median(ms.map((m) => (m.cpu && m.cpu.server > 0 ? m.load.itemsPerSec / m.cpu.server : undefined))),
+        otherCores: median(ms.map((m) => m.cpu?.other)),
+        failures: ms.reduce((a, m) => a + m.load.non2xx + m.load.errors + m.load.timeouts, 0),
+        rounds: ms.length,
+      });
+    }
+  }
+  return out;
+}
+
+interface Ratio {
+  name: string;
+  value?: number;
+  meaning: string;
+}
+
+interface RatioParams {
+  connections: number;
+  tailConnections: number;
+  batchSize: number;
+}
+
+function ratios(summary: Summary[], p: RatioParams): Ratio[] {
+  const get = (target: string, scenario: Scenario) => summary.find((s) => s.target === target && s.scenario === scenario);
+  const once = get('bare-once', 'single');
+  const batched = get('bare-batched', 'single');
+  const out: Ratio[] = [];
+  const appIds = [...new Set(summary.filter((s) => s.target.startsWith('app')).map((s) => s.target))];
+  for (const id of appIds) {
+    const app = get(id, 'single');
+    out.push(
+      { name: `${id} / bare-once (req/s, c=${p.connections})`, value: ratio(app?.reqPerSec, once?.reqPerSec), meaning: 'above 1: the app batches better than the app layers cost' },
+      { name: `${id} / bare-batched (req/s, c=${p.connections})`, value: ratio(app?.reqPerSec, batched?.reqPerSec), meaning: 'share of the bare batching ceiling the app keeps' },
+      {
+        name: `${id} / bare-batched (queries per core-second)`,
+        value: ratio(app?.queriesPerCoreSec, batched?.queriesPerCoreSec),
+        meaning: 'CPU efficiency; 1 / value = CPU cost multiple per query',
+      },
+      { name: `${id} / bare-batched (p99, c=${p.connections})`, value: ratio(app?.p99, batched?.p99), meaning: 'tail latency multiple' },
+    );
+    const appBatch = get(id, 'batch');
+    if (appBatch) {
+      out.push({
+        name: `${id} batch endpoint / bare-batched (queries/s)`,
+        value: ratio(appBatch.queriesPerSec, batched?.queriesPerSec),
+        meaning: `${p.batchSize} queries per request vs single queries micro-batched`,
+      });
+    }
+    const appTails = get(id, 'tails');
+    const batchedTails = get('bare-batched', 'tails');
+    if (appTails && batchedTails) {
+      out.push({ name: `${id} / bare-batched (p99, c=${p.tailConnections})`, value: ratio(appTails.p99, batchedTails.p99), meaning: 'tail latency multiple at high concurrency' });
+    }
+  }
+  return out;
+}
+
+/** What a run writes (and `--report` reads back): enough to rebuild every table. */
+interface SavedResult {
+  benchmark: 'intent';
+  startedAt: string;
+  finishedAt: string;
+  machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number };
+  model: { name: string; version: string; path: string; sha256: unknown };
+  options: { durationSec: number; warmupSec: number; rounds: number; connections: number; tailConnections: number; batchSize: number } & Record<string, unknown>;
+  measurements: Measurement[];
+}
+
+function buildReport(result: SavedResult): { text: string; summary: Summary[]; ratios: Ratio[]; fastestApp?: string } {
+  const o = result.options;
+  const summary = summarise(result.measurements);
+  const ratioRows = ratios(summary, o);
+  const columns: Column<Summary>[] = [
+    { header: 'target', value: (s) => s.target, align: 'left' },
+    { header: 'scenario', value: (s) => `${s.scenario} c=${s.connections}`, align: 'left' },
+    { header: 'req/s', value: (s) => fmt(s.reqPerSec) },
+    { header: 'queries/s', value: (s) => fmt(s.queriesPerSec) },
+    { header: 'p50 ms', value: (s) => fmt(s.p50, 2) },
+    { header: 'p99 ms', value: (s) => fmt(s.p99, 2) },
+    { header: 'mean batch', value: (s) => fmt(s.meanBatch, 1) },
+    { header: 'server cores', value: (s) => fmt(s.serverCores, 2) },
+    { header: 'queries/core-s', value: (s) => fmt(s.queriesPerCoreSec) },
+    { header: 'other cores', value: (s) => fmt(s.otherCores, 2) },
+    { header: 'failed', value: (s) => String(s.failures) },
+  ];
+  const apps = summary.filter((s) => s.scenario === 'single' && s.target.startsWith('app'));
+  const fastest = apps.reduce<Summary | undefined>((best, s) => ((s.reqPerSec ?? 0) > (best?.reqPerSec ?? -1) ? s : best), undefined);
+  const m = result.machine;
+  const lines = [
+    '',
+    `Intent classifier benchmark: model ${result.model.name}@${result.model.version}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
+    `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; every request a distinct query`,
+    `server cores / other cores: CPU used by the target process / by everything else but the load generator (noise)`,
+    '',
+    renderTable(summary, columns),
+  ];
+  if (ratioRows.length > 0) {
+    lines.push(
+      '',
+      renderTable(ratioRows, [
+        { header: 'ratio', value: (r) => r.name, align: 'left' },
+        { header: 'value', value: (r) => fmt(r.value, 2) },
+        { header: 'meaning', value: (r) => r.meaning, align: 'left' },
+      ]),
+    );
+  }
+  if (apps.length > 1 && fastest) lines.push('', `fastest app configuration (single c=${o.connections}): ${fastest.target} at ${fmt(fastest.reqPerSec)} req/s`);
+  return { text: lines.join('\n'), summary, ratios: ratioRows, fastestApp: fastest?.target };
+}
+
+async function main() {
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  if (args.report) {
+    console.log(buildReport(JSON.parse(readFileSync(resolve(args.report), 'utf8')) as SavedResult).text);
+    return;
+  }
+  const model = await resolveModel();
+  const generator = new QueryGenerator(readCorpus(opts.corpus), opts.seed);
+  const checked = 100_000;
+  assertDistinct(generator, checked);
+  log(`model ${MODEL}@${model.version} (${relative(WORKSPACE_ROOT, model.path)}); first ${fmt(checked)} queries checked distinct`);
+
+  const candidates: Target[] = [
+    { id: 'bare-once', kind: 'bare-once', start: () => startBareServer('once', model.path) },
+    { id: 'bare-batched', kind: 'bare-batched', start: () => startBareServer('batched', model.path) },
+    ...opts.workers.map<Target>((w) => ({
+      id: `app workers=${w}`,
+      kind: 'app',
+      workers: w,
+      start: () =>
+        startApp(MODEL, {
+          MODEL_DIR: opts.modelDir,
+          MODEL_VERSION_INTENT_CLASSIFIER: model.version,
+          INFERENCE_WORKERS: String(w),
+          INFERENCE_MAX_BATCH: '32',
+        }),
+    })),
+  ];
+  const targets = candidates.filter((t) => opts.targets.has(t.kind));
+  if (targets.length === 0) throw new Error(`--targets selects nothing (choose from bare-once, bare-batched, app)`);
+
+  const startedAt = new Date();
+  const load1 = loadavg()[0];
+  if (load1 > 0.5) log(`warning: 1-minute load average is ${load1.toFixed(2)} before the run; results may be noisy`);
+  const measurements: Measurement[] = [];
+  // Rounds interleave the targets (A B C, A B C) so drift in the machine spreads over all of them.
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const target of targets) measurements.push(...(await measureTarget(target, round, generator)));
+  }
+
+  const result: SavedResult = {
+    benchmark: 'intent',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1 },
+    model: { name: MODEL, version: model.version, path: relative(WORKSPACE_ROOT, model.path), sha256: model.manifest['sha256'] },
+    options: {
+      ...opts,
+      targets: [...opts.targets],
+      modelDir: relative(WORKSPACE_ROOT, opts.modelDir) || '.',
+      corpus: relative(WORKSPACE_ROOT, opts.corpus),
+      out: relative(WORKSPACE_ROOT, opts.out),
+    },
+    measurements,
+  };
+  const report = buildReport(result);
+  console.log(report.text);
+
+  mkdirSync(opts.out, { recursive: true });
+  const file = join(opts.out, `intent-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const { summary, ratios: ratioRows, fastestApp } = report;
+  // Measurements last: the derived tables first for whoever opens the file.
+  const { measurements: raw, ...head } = result;
+  writeFileSync(file, `${JSON.stringify({ ...head, summary, ratios: ratioRows, fastestApp, measurements: raw }, null, 2)}\n`);
+  console.log(`\nresults: ${relative(WORKSPACE_ROOT, file)}`);
+}
+
+main().then(
+  () => process.exit(0),
+  (e: Error) => {
+    console.error(`benchmark failed: ${e.stack ?? e.message}`);
+    killAllChildren();
+    process.exit(1);
+  },
+);

@@ -1,0 +1,70 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/**
+ * CPU accounting from /proc (Linux): how many cores the server, the load generator and everything
+ * else on the machine used during a measurement. "Everything else" is the noise indicator: on a
+ * shared 2-core machine, a compile or a training job next door moves throughput by tens of percent.
+ * Elsewhere the functions return undefined and the benchmark simply reports less.
+ */
+
+export interface CpuSnapshot {
+  /** Jiffies the whole machine spent busy / in total (all cores). */
+  machineBusy: number;
+  machineTotal: number;
+  /** Jiffies (user + system) per watched process id. */
+  processes: Map<number, number>;
+}
+
+export interface CpuUsage {
+  /** Cores used, averaged over the interval (1.0 = one core fully busy). */
+  server: number;
+  driver: number;
+  other: number;
+}
+
+const available = existsSync('/proc/stat');
+
+function processJiffies(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[11]) + Number(fields[12]);
+  } catch {
+    return 0;
+  }
+}
+
+export function cpuSnapshot(pids: number[]): CpuSnapshot | undefined {
+  if (!available) return undefined;
+  const line = readFileSync('/proc/stat', 'utf8').split('\n')[0];
+  const [, ...values] = line.trim().split(/\s+/);
+  const n = values.map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user).
+  const idle = n[3] + (n[4] ?? 0);
+  const total = n.slice(0, 8).reduce((a, b) => a + (b || 0), 0);
+  return { machineBusy: total - idle, machineTotal: total, processes: new Map(pids.map((p) => [p, processJiffies(p)])) };
+}
+
+/** Cores used between two snapshots by the server, this process (the driver), and the rest. */
+export function cpuBetween(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, serverPid: number): CpuUsage | undefined {
+  if (!before || !after) return undefined;
+  const total = after.machineTotal - before.machineTotal;
+  if (total <= 0) return undefined;
+  const cores = cpus().length;
+  const delta = (pid: number) => (after.processes.get(pid) ?? 0) - (before.processes.get(pid) ?? 0);
+  const server = delta(serverPid);
+  const driver = delta(process.pid);
+  const busy = after.machineBusy - before.machineBusy;
+  const scale = cores / total;
+  return { server: server * scale, driver: driver * scale, other: Math.max(0, busy - server - driver) * scale };
+}
+
+/** Cores the rest of the machine used over `sampleMs` (excluding this process). */
+export async function otherLoad(sampleMs = 2_000): Promise<number | undefined> {
+  const before = cpuSnapshot([process.pid]);
+  await new Promise((r) => setTimeout(r, sampleMs));
+  const after = cpuSnapshot([process.pid]);
+  return cpuBetween(before, after, -1)?.other;
+}

@@ -1,0 +1,145 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+
+/** A server the benchmark started as a child process. */
+export interface RunningServer {
+  name: string;
+  /** Base URL, e.g. `http://127.0.0.1:40123`. */
+  url: string;
+  pid: number;
+  /** The last lines the process wrote (stdout and stderr), for error messages. */
+  output(): string;
+  /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface LaunchOptions {
+  name: string;
+  command: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+  /**
+   * Where the server listens. A number: that port on 127.0.0.1. `'from-log'`: the process chooses
+   * (PORT=0) and announces it with a line containing `listening on http://host:port`.
+   */
+  port: number | 'from-log';
+  /** Polled with GET until it answers 200; the server counts as started only then. */
+  readyPath: string;
+  timeoutMs?: number;
+  /** Keep stdin open as a pipe, so a child that watches it exits when the benchmark dies. */
+  stdinPipe?: boolean;
+}
+
+const children = new Set<ChildProcess>();
+let cleanupInstalled = false;
+
+/** Kills every child still running; called on exit and on SIGINT/SIGTERM of the benchmark. */
+export function killAllChildren(signal: NodeJS.Signals = 'SIGKILL'): void {
+  for (const child of children) {
+    if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+  }
+}
+
+function installCleanup(): void {
+  if (cleanupInstalled) return;
+  cleanupInstalled = true;
+  process.once('exit', () => killAllChildren());
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    process.once(signal, () => {
+      process.stderr.write(`\n${signal}: stopping child processes\n`);
+      killAllChildren();
+      process.exit(130);
+    });
+  }
+}
+
+/** A port that was free a moment ago (the OS picks it; we release it for the child to bind). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.unref();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function isReady(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+/** Starts a child process and resolves once its ready path answers 200. */
+export async function launch(options: LaunchOptions): Promise<RunningServer> {
+  installCleanup();
+  const timeoutMs = options.timeoutMs ?? 120_000;
+  const env: Record<string, string> = { ...options.env };
+  if (typeof options.port === 'number') env['PORT'] = String(options.port);
+  else env['PORT'] ??= '0';
+
+  const child = spawn(options.command, options.args, {
+    cwd: options.cwd,
+    env,
+    stdio: [options.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+  });
+  children.add(child);
+  const exited = new Promise<void>((resolve) =>
+    child.once('exit', () => {
+      children.delete(child);
+      resolve();
+    }),
+  );
+
+  const lines: string[] = [];
+  let announced: string | undefined = typeof options.port === 'number' ? `http://127.0.0.1:${options.port}` : undefined;
+  for (const stream of [child.stdout, child.stderr]) {
+    let buffer = '';
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      buffer += chunk;
+      let i: number;
+      while ((i = buffer.indexOf('\n')) >= 0) {
+        const line = buffer.slice(0, i);
+        buffer = buffer.slice(i + 1);
+        lines.push(line);
+        if (lines.length > 200) lines.shift();
+        const m = /listening on (http:\/\/[^"\s]+)/.exec(line);
+        if (m && options.port === 'from-log') announced ??= m[1];
+      }
+    });
+  }
+  const output = () => lines.join('\n');
+
+  const stop = async (graceMs = 15_000) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    child.stdin?.end();
+    child.kill('SIGTERM');
+    const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  const deadline = Date.now() + timeoutMs;
+  let done = false;
+  void exited.then(() => (done = true));
+  while (Date.now() < deadline) {
+    if (done) throw new Error(`${options.name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${output()}`);
+    if (announced && (await isReady(announced + options.readyPath))) {
+      return { name: options.name, url: announced, pid: child.pid ?? -1, output, stop };
+    }
+    await sleep(100);
+  }
+  await stop(1_000);
+  throw new Error(`${options.name} was not ready within ${timeoutMs} ms:\n${output()}`);
+}
