@@ -7,6 +7,8 @@ describe.each(APPS)('%s: the platform basics every app shares', (name) => {
   let app: RunningApp;
   beforeAll(async () => {
     app = await startApp(name);
+    // Model apps listen first and turn ready once their model is loaded and warmed.
+    for (let i = 0; i < 300 && (await http(`${app.url}/health/ready`)).status !== 200; i++) await new Promise((r) => setTimeout(r, 100));
   });
   afterAll(async () => {
     await app?.stop();
