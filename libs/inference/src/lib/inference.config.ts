@@ -21,7 +21,7 @@ export function loadInferenceConfig(model: string, source: Env = process.env): I
     {
       MODEL_DIR: env.string('models'),
       [pinVar]: env.optionalString(),
-      INFERENCE_WORKERS: env.int(1, { min: 0, max: 16 }),
+      INFERENCE_WORKERS: env.int(2, { min: 0, max: 16 }),
       INFERENCE_MAX_BATCH: env.int(32, { min: 1, max: 1024 }),
       INFERENCE_MAX_DELAY_MS: env.number(0, { min: 0, max: 1000 }),
       INFERENCE_MAX_QUEUE: env.int(2048, { min: 1, max: 1_000_000 }),

@@ -53,7 +53,7 @@ describe('inference config', () => {
   });
   it('has defaults for a 2-core box and reads overrides', () => {
     const d = loadInferenceConfig('tiny', {});
-    expect(d).toMatchObject({ pinnedVersion: undefined, workers: 1, maxBatchSize: 32, maxQueueDelayMs: 0, maxQueueSize: 2048 });
+    expect(d).toMatchObject({ pinnedVersion: undefined, workers: 2, maxBatchSize: 32, maxQueueDelayMs: 0, maxQueueSize: 2048 });
     expect(d.modelDir.endsWith('models')).toBe(true);
     const o = loadInferenceConfig('tiny', { MODEL_DIR: root, MODEL_VERSION_TINY: '1.2.0', INFERENCE_WORKERS: '0', INFERENCE_MAX_BATCH: '8' });
     expect(o).toMatchObject({ modelDir: root, pinnedVersion: '1.2.0', workers: 0, maxBatchSize: 8 });
