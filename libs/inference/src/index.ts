@@ -20,3 +20,4 @@ export {
   type InferResponse,
   type ProtocolModel,
 } from './lib/oip.types';
+export { loadInBackground, outcomeOf, type PredictionOutcome } from './lib/model-lifecycle';

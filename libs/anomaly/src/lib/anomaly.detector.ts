@@ -1,6 +1,6 @@
 import { computeFeatures, foldTransaction, rankReasons, type FeatureVector, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
 import type { AnomalyPrediction } from '@ml/contracts';
-import { ModelLoadError, ServedModel, type BatchingOptions, type OnnxRunner } from '@ml/inference';
+import { ModelLoadError, outcomeOf, ServedModel, type BatchingOptions, type OnnxRunner } from '@ml/inference';
 import { performance } from 'node:perf_hooks';
 import { anomalyAdapter, type AnomalyModelFiles } from './anomaly.model';
 
@@ -108,8 +108,7 @@ export class AnomalyDetector {
       for (const score of out) this.emit({ model: this.name, status: 'success', latencySeconds: seconds, score });
       return out;
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      const status = code === 'QUEUE_FULL' || code === 'NOT_READY' ? 'rejected' : code === 'DEADLINE_EXCEEDED' ? 'timeout' : 'error';
+      const status = outcomeOf(e);
       const seconds = (performance.now() - started) / 1000;
       for (let i = 0; i < rows.length; i++) this.emit({ model: this.name, status, latencySeconds: seconds });
       throw e;

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdo
 import type { TransactionInput } from '@ml/anomaly-features';
 import type { AnomalyPrediction, TransactionRules } from '@ml/contracts';
 import { LifecycleService } from '@ml/health';
-import { loadRunner, ModelNotReadyError, type InferenceConfig, type OnnxRunner } from '@ml/inference';
+import { loadInBackground, loadRunner, ModelNotReadyError, type InferenceConfig, type OnnxRunner } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
 import type { Redis } from 'ioredis';
 import { performance } from 'node:perf_hooks';
@@ -82,10 +82,7 @@ export class AnomalyService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   onApplicationBootstrap() {
-    this.loading = this.load().catch((err: Error) => {
-      this.logger.error({ msg: `model ${this.files.name}@${this.files.version} failed to load: ${err.message}` });
-      (this.options.onLoadFailure ?? (() => process.exit(1)))(err);
-    });
+    this.loading = loadInBackground(`${this.files.name}@${this.files.version}`, () => this.load(), this.logger, this.options.onLoadFailure);
   }
 
   /** Resolves once loading has finished (or failed). */

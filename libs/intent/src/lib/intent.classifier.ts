@@ -1,5 +1,5 @@
 import type { IntentCandidate, IntentPrediction } from '@ml/contracts';
-import { ServedModel, type ModelAdapter, type ModelFiles, type OnnxRunner, type BatchingOptions } from '@ml/inference';
+import { outcomeOf, ServedModel, type ModelAdapter, type ModelFiles, type OnnxRunner, type BatchingOptions } from '@ml/inference';
 import { performance } from 'node:perf_hooks';
 
 export const UNKNOWN_INTENT = 'unknown';
@@ -84,8 +84,7 @@ export class IntentClassifier {
       }
       return rows;
     } catch (e) {
-      const code = (e as { code?: string }).code;
-      const status = code === 'QUEUE_FULL' || code === 'NOT_READY' ? 'rejected' : code === 'DEADLINE_EXCEEDED' ? 'timeout' : 'error';
+      const status = outcomeOf(e);
       const seconds = (performance.now() - started) / 1000;
       for (let i = 0; i < texts.length; i++) this.emit({ model: this.name, status, latencySeconds: seconds });
       throw e;

@@ -1,6 +1,6 @@
 import { Inject, Injectable, Logger, OnApplicationBootstrap, OnApplicationShutdown } from '@nestjs/common';
 import { LifecycleService } from '@ml/health';
-import { loadRunner, ModelNotReadyError, type InferenceConfig, type ModelFiles } from '@ml/inference';
+import { loadInBackground, loadRunner, ModelNotReadyError, type InferenceConfig, type ModelFiles } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
 import { performance } from 'node:perf_hooks';
 import { IntentClassifier } from './intent.classifier';
@@ -47,10 +47,7 @@ export class IntentService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   onApplicationBootstrap() {
-    this.loading = this.load().catch((err: Error) => {
-      this.logger.error({ msg: `model ${this.files.name}@${this.files.version} failed to load: ${err.message}` });
-      (this.options.onLoadFailure ?? (() => process.exit(1)))(err);
-    });
+    this.loading = loadInBackground(`${this.files.name}@${this.files.version}`, () => this.load(), this.logger, this.options.onLoadFailure);
   }
 
   /** Resolves once loading has finished (or failed). */
