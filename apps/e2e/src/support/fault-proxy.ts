@@ -27,9 +27,10 @@ export class FaultProxy {
   }
 
   async start(): Promise<this> {
-    this.server = createServer((client) => this.handle(client));
-    await new Promise<void>((resolve) => this.server!.listen(0, '127.0.0.1', resolve));
-    this.port = (this.server.address() as { port: number }).port;
+    const server = createServer((client) => this.handle(client));
+    this.server = server;
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    this.port = (server.address() as { port: number }).port;
     return this;
   }
 

@@ -10,9 +10,11 @@ import { call, startTestApp, type Reply, type TestApp } from '../testing/test-ap
  */
 describe('Redis outage', () => {
   const L = 5;
-  const TIMEOUT_MS = 100;
-  // Long enough that no request of the frozen phase lands on a half-open probe (which may wait TIMEOUT_MS).
-  const OPEN_MS = 1500;
+  // Generous, so a loaded CI machine (two test runners on two cores) never times out a healthy call.
+  const TIMEOUT_MS = 250;
+  // Long enough that no request of the frozen phase (about 2 x 3 timeouts plus the fast answers)
+  // lands on a half-open probe, which may wait TIMEOUT_MS.
+  const OPEN_MS = 5000;
   const prefix = uniquePrefix('outage');
   let server: PrivateRedis;
   let clients: Redis[];
@@ -93,14 +95,14 @@ describe('Redis outage', () => {
   });
 
   it('recovers by itself when Redis answers again and shares the limit again', async () => {
-    await until(() => apps.every((a) => !a.limiter.degraded), 5000);
+    await until(() => apps.every((a) => !a.limiter.degraded), OPEN_MS + 5000);
     expect(flips).toEqual([
       [true, false],
       [true, false],
     ]);
     const replies = await send('thawed', 2 * L);
     expect(passed(replies)).toBe(L);
-  });
+  }, 20_000);
 
   it('answers every request while Redis is down, and returns to shared limits after a restart', async () => {
     await server.kill();
@@ -111,12 +113,12 @@ describe('Redis outage', () => {
 
     // A new server has an empty script cache: the first call after recovery loads the script again.
     await server.restart();
-    await until(() => apps.every((a) => !a.limiter.degraded), 10_000);
+    await until(() => apps.every((a) => !a.limiter.degraded), OPEN_MS + 10_000);
     const replies = await send('restarted', 2 * L);
     expect(passed(replies)).toBe(L);
     expect(flips).toEqual([
       [true, false, true, false],
       [true, false, true, false],
     ]);
-  }, 20_000);
+  }, 40_000);
 });
