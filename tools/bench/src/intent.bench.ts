@@ -11,10 +11,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { execFile } from 'node:child_process';
+import { parseArgs, promisify } from 'node:util';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
-import { killAllChildren } from './lib/processes';
+import { killAllChildren, rssMb } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { bareStats, runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
@@ -25,9 +26,9 @@ const USAGE = `usage: intent.bench.ts [options]
   --warmup <s>             unmeasured seconds before each scenario (3)
   --rounds <n>             repeat everything n times, report medians (1)
   --connections <n>        concurrency of the single-query scenario (32)
-  --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (1)
-  --targets <list>         which of bare-once,bare-batched,app to run (all)
-  --batch-size <n>         queries per /predict/intent/batch request (32)
+  --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (2, the app's default)
+  --targets <list>         which of bare-once,bare-batched,inprocess,app to run (all)
+  --batch-size <n>         queries per /predict/intent/batch request, and per in-process run (256)
   --batch-connections <n>  concurrency of the batch-endpoint scenario (8)
   --no-batch               skip the batch-endpoint scenario
   --tails                  add a c=<tail-connections> scenario on pre-opened connections
@@ -48,9 +49,9 @@ const { values: args } = parseArgs({
     warmup: { type: 'string', default: '3' },
     rounds: { type: 'string', default: '1' },
     connections: { type: 'string', default: '32' },
-    workers: { type: 'string', default: '1' },
-    targets: { type: 'string', default: 'bare-once,bare-batched,app' },
-    'batch-size': { type: 'string', default: '32' },
+    workers: { type: 'string', default: '2' },
+    targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
+    'batch-size': { type: 'string', default: '256' },
     'batch-connections': { type: 'string', default: '8' },
     'no-batch': { type: 'boolean', default: false },
     tails: { type: 'boolean', default: false },
@@ -82,7 +83,7 @@ const opts = {
   warmupSec: positive('warmup', args.warmup, true),
   rounds: Math.round(positive('rounds', args.rounds)),
   connections: Math.round(positive('connections', args.connections)),
-  workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
+  workers: (args.workers ?? '2').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
   targets: new Set((args.targets ?? '').split(',').map((t) => t.trim())),
   batchSize: Math.round(positive('batch-size', args['batch-size'])),
   batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
@@ -100,6 +101,14 @@ const opts = {
 };
 
 type Scenario = 'single' | 'batch' | 'tails';
+
+/** `session.run` in-process on batches (tools/bench/src/inprocess.ts): the ceiling for batch work. */
+interface InProcessResult {
+  batch: number;
+  threads: number;
+  predictionsPerSec: number;
+  tried: Array<{ threads: number; predictionsPerSec: number }>;
+}
 
 interface Target {
   id: string;
@@ -122,6 +131,7 @@ interface Measurement {
   load: LoadResult;
 }
 
+const execFileAsync = promisify(execFile);
 const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -175,10 +185,22 @@ async function waitForQuiet(): Promise<void> {
   }
 }
 
-async function measureTarget(target: Target, round: number, generator: QueryGenerator): Promise<Measurement[]> {
+/** A target process's start-up time and memory, once per round. */
+interface ProcessFigures {
+  round: number;
+  target: string;
+  startToReadyMs: number;
+  rssAtReadyMb?: number;
+  /** After every scenario of the round: the figure the memory target is about. */
+  rssAfterLoadMb?: number;
+}
+
+async function measureTarget(target: Target, round: number, generator: QueryGenerator, processes: ProcessFigures[]): Promise<Measurement[]> {
   await waitForQuiet();
   log(`round ${round}: starting ${target.id}`);
   const server = await target.start();
+  const figures: ProcessFigures = { round, target: target.id, startToReadyMs: server.startToReadyMs, rssAtReadyMb: rssMb(server.pid) };
+  log(`  ${target.id}: ready ${fmt(figures.startToReadyMs)} ms after spawn, RSS ${fmt(figures.rssAtReadyMb)} MB`);
   const cursor = new QueryCursor(generator);
   const single = () => JSON.stringify({ query: cursor.next() });
   const batch = () => JSON.stringify({ queries: Array.from({ length: opts.batchSize }, () => cursor.next()) });
@@ -232,6 +254,9 @@ async function measureTarget(target: Target, round: number, generator: QueryGene
       await scenario('batch', '/predict/intent/batch', opts.batchConnections, batch, opts.batchSize);
     }
     if (opts.tails) await scenario('tails', '/predict/intent', opts.tailConnections, single, 1);
+    figures.rssAfterLoadMb = rssMb(server.pid);
+    log(`  ${target.id}: RSS after load ${fmt(figures.rssAfterLoadMb)} MB`);
+    processes.push(figures);
   } finally {
     await server.stop();
   }
@@ -253,6 +278,34 @@ interface Summary {
   otherCores?: number;
   failures: number;
   rounds: number;
+}
+
+/** Runs inprocess.ts as a child process (the machine to itself, like the servers) and reads its one JSON line. */
+async function measureInProcess(modelPath: string, round: number): Promise<{ round: number; result: InProcessResult }> {
+  await waitForQuiet();
+  log(`round ${round}: in-process session.run on batches of ${opts.batchSize}`);
+  const { stdout } = await execFileAsync(
+    process.execPath,
+    [
+      '-r',
+      require.resolve('ts-node/register/transpile-only'),
+      join(__dirname, 'inprocess.ts'),
+      '--model',
+      modelPath,
+      '--batch',
+      String(opts.batchSize),
+      '--duration',
+      String(opts.durationSec),
+      '--warmup',
+      String(Math.max(1, opts.warmupSec)),
+      '--corpus',
+      opts.corpus,
+    ],
+    { cwd: WORKSPACE_ROOT, env: { PATH: process.env['PATH'] ?? '', TS_NODE_PROJECT: join(WORKSPACE_ROOT, 'tools', 'bench', 'tsconfig.json') }, maxBuffer: 1 << 20 },
+  );
+  const result = JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as InProcessResult;
+  log(`  in-process batch ${result.batch}: ${fmt(result.predictionsPerSec)} predictions/s (${result.tried.map((t) => `${t.threads} thread(s) ${fmt(t.predictionsPerSec)}`).join(', ')})`);
+  return { round, result };
 }
 
 function summarise(measurements: Measurement[]): Summary[] {
@@ -294,7 +347,7 @@ interface RatioParams {
   batchSize: number;
 }
 
-function ratios(summary: Summary[], p: RatioParams): Ratio[] {
+function ratios(summary: Summary[], p: RatioParams, inProcess?: number): Ratio[] {
   const get = (target: string, scenario: Scenario) => summary.find((s) => s.target === target && s.scenario === scenario);
   const once = get('bare-once', 'single');
   const batched = get('bare-batched', 'single');
@@ -319,6 +372,13 @@ function ratios(summary: Summary[], p: RatioParams): Ratio[] {
         value: ratio(appBatch.queriesPerSec, batched?.queriesPerSec),
         meaning: `${p.batchSize} queries per request vs single queries micro-batched`,
       });
+      if (inProcess !== undefined) {
+        out.push({
+          name: `${id} batch endpoint / in-process session.run (predictions/s)`,
+          value: ratio(appBatch.queriesPerSec, inProcess),
+          meaning: `${p.batchSize} per request over HTTP vs ${p.batchSize}-row runs with no server (target >= 0.80)`,
+        });
+      }
     }
     const appTails = get(id, 'tails');
     const batchedTails = get('bare-batched', 'tails');
@@ -338,12 +398,17 @@ interface SavedResult {
   model: { name: string; version: string; path: string; sha256: unknown };
   options: { durationSec: number; warmupSec: number; rounds: number; connections: number; tailConnections: number; batchSize: number } & Record<string, unknown>;
   measurements: Measurement[];
+  /** Start-up time and RSS of each target process, per round. */
+  processes?: ProcessFigures[];
+  /** In-process `session.run` on batches of batchSize, per round (absent when not run). */
+  inProcess?: Array<{ round: number; result: InProcessResult }>;
 }
 
 function buildReport(result: SavedResult): { text: string; summary: Summary[]; ratios: Ratio[]; fastestApp?: string } {
   const o = result.options;
   const summary = summarise(result.measurements);
-  const ratioRows = ratios(summary, o);
+  const inProcess = median((result.inProcess ?? []).map((r) => r.result.predictionsPerSec));
+  const ratioRows = ratios(summary, o, inProcess);
   const columns: Column<Summary>[] = [
     { header: 'target', value: (s) => s.target, align: 'left' },
     { header: 'scenario', value: (s) => `${s.scenario} c=${s.connections}`, align: 'left' },
@@ -368,6 +433,29 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
     '',
     renderTable(summary, columns),
   ];
+  const procs = result.processes ?? [];
+  if (procs.length > 0) {
+    const rows = [...new Set(procs.map((p) => p.target))].map((target) => {
+      const ps = procs.filter((p) => p.target === target);
+      return {
+        target,
+        ready: median(ps.map((p) => p.startToReadyMs)),
+        rssReady: median(ps.map((p) => p.rssAtReadyMb)),
+        rssAfter: median(ps.map((p) => p.rssAfterLoadMb)),
+      };
+    });
+    lines.push(
+      '',
+      renderTable(rows, [
+        { header: 'target', value: (r) => r.target, align: 'left' },
+        { header: 'spawn to ready ms', value: (r) => fmt(r.ready) },
+        { header: 'RSS at ready MB', value: (r) => fmt(r.rssReady) },
+        { header: 'RSS after load MB', value: (r) => fmt(r.rssAfter) },
+        { header: 'targets (app)', value: (r) => (r.target.startsWith('app') ? `ready < 1500 ms: ${(r.ready ?? Infinity) < 1500 ? 'yes' : 'NO'}; RSS < 200 MB: ${(r.rssAfter ?? Infinity) < 200 ? 'yes' : 'NO'}` : ''), align: 'left' },
+      ]),
+    );
+  }
+  if (inProcess !== undefined) lines.push('', `in-process session.run, batches of ${o.batchSize}: ${fmt(inProcess)} predictions/s (median of ${result.inProcess?.length} round(s))`);
   if (ratioRows.length > 0) {
     lines.push(
       '',
@@ -414,15 +502,18 @@ async function main() {
     })),
   ];
   const targets = candidates.filter((t) => opts.targets.has(t.kind));
-  if (targets.length === 0) throw new Error(`--targets selects nothing (choose from bare-once, bare-batched, app)`);
+  if (targets.length === 0 && !opts.targets.has('inprocess')) throw new Error(`--targets selects nothing (choose from bare-once, bare-batched, inprocess, app)`);
 
   const startedAt = new Date();
   const load1 = loadavg()[0];
   if (load1 > 0.5) log(`warning: 1-minute load average is ${load1.toFixed(2)} before the run; results may be noisy`);
   const measurements: Measurement[] = [];
+  const inProcess: Array<{ round: number; result: InProcessResult }> = [];
+  const processes: ProcessFigures[] = [];
   // Rounds interleave the targets (A B C, A B C) so drift in the machine spreads over all of them.
   for (let round = 1; round <= opts.rounds; round++) {
-    for (const target of targets) measurements.push(...(await measureTarget(target, round, generator)));
+    if (opts.targets.has('inprocess')) inProcess.push(await measureInProcess(model.path, round));
+    for (const target of targets) measurements.push(...(await measureTarget(target, round, generator, processes)));
   }
 
   const result: SavedResult = {
@@ -439,6 +530,8 @@ async function main() {
       out: relative(WORKSPACE_ROOT, opts.out),
     },
     measurements,
+    processes,
+    ...(inProcess.length > 0 ? { inProcess } : {}),
   };
   const report = buildReport(result);
   console.log(report.text);

@@ -120,42 +120,49 @@ export class WorkerRunner implements OnnxRunner {
 
   static async load(modelPath: string, workers: number): Promise<WorkerRunner> {
     const ortPath = nodeRequire.resolve('onnxruntime-node');
-    const slots: WorkerSlot[] = [];
-    let names: { inputNames: string[]; outputNames: string[] } | undefined;
-    try {
-      for (let i = 0; i < workers; i++) {
-        const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options: SESSION_OPTIONS } });
-        const ready = await new Promise<{ ready: boolean; error?: string; inputNames: string[]; outputNames: string[] }>(
-          (resolve, reject) => {
-            worker.once('message', resolve);
-            worker.once('error', reject);
-          },
-        );
-        if (!ready.ready) {
-          await worker.terminate();
-          throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${ready.error}`);
-        }
-        names = { inputNames: ready.inputNames, outputNames: ready.outputNames };
-        const slot: WorkerSlot = { worker, busy: false, pending: new Map() };
-        worker.on('message', (msg: { id: number; out?: Outputs; error?: string }) => {
-          const p = slot.pending.get(msg.id);
-          if (!p) return;
-          slot.pending.delete(msg.id);
-          if (msg.error !== undefined) p.reject(new Error(msg.error));
-          else p.resolve(msg.out as Outputs);
-        });
-        worker.on('error', (err) => {
-          for (const p of slot.pending.values()) p.reject(err);
-          slot.pending.clear();
-        });
-        worker.unref();
-        slots.push(slot);
-      }
-    } catch (e) {
+    // All workers load at once: start-up waits for the slowest session, not for the sum of them.
+    const started = Array.from({ length: workers }, () => WorkerRunner.startWorker(ortPath, modelPath));
+    const settled = await Promise.allSettled(started);
+    const slots = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.slot] : []));
+    const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) {
       await Promise.all(slots.map((s) => s.worker.terminate()));
-      throw e;
+      throw failed.reason;
     }
-    return new WorkerRunner(slots, names!.inputNames, names!.outputNames);
+    const { inputNames, outputNames } = (settled[0] as PromiseFulfilledResult<{ names: { inputNames: string[]; outputNames: string[] } }>).value.names;
+    return new WorkerRunner(slots, inputNames, outputNames);
+  }
+
+  private static async startWorker(ortPath: string, modelPath: string): Promise<{ slot: WorkerSlot; names: { inputNames: string[]; outputNames: string[] } }> {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options: SESSION_OPTIONS } });
+    let ready: { ready: boolean; error?: string; inputNames: string[]; outputNames: string[] };
+    try {
+      ready = await new Promise((resolve, reject) => {
+        worker.once('message', resolve);
+        worker.once('error', reject);
+      });
+    } catch (e) {
+      await worker.terminate();
+      throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${(e as Error).message}`);
+    }
+    if (!ready.ready) {
+      await worker.terminate();
+      throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${ready.error}`);
+    }
+    const slot: WorkerSlot = { worker, busy: false, pending: new Map() };
+    worker.on('message', (msg: { id: number; out?: Outputs; error?: string }) => {
+      const p = slot.pending.get(msg.id);
+      if (!p) return;
+      slot.pending.delete(msg.id);
+      if (msg.error !== undefined) p.reject(new Error(msg.error));
+      else p.resolve(msg.out as Outputs);
+    });
+    worker.on('error', (err) => {
+      for (const p of slot.pending.values()) p.reject(err);
+      slot.pending.clear();
+    });
+    worker.unref();
+    return { slot, names: { inputNames: ready.inputNames, outputNames: ready.outputNames } };
   }
 
   run(feeds: Feeds): Promise<Outputs> {

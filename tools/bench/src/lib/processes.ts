@@ -1,4 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A server the benchmark started as a child process. */
@@ -7,6 +8,8 @@ export interface RunningServer {
   /** Base URL, e.g. `http://127.0.0.1:40123`. */
   url: string;
   pid: number;
+  /** Milliseconds from spawning the process to the first 200 on its ready path (polled every 20 ms). */
+  startToReadyMs: number;
   /** The last lines the process wrote (stdout and stderr), for error messages. */
   output(): string;
   /** SIGTERM, then SIGKILL after `graceMs`; resolves once the process has exited. */
@@ -68,6 +71,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Resident set size of a process in MB (Linux /proc), or undefined where there is no /proc. */
+export function rssMb(pid: number): number | undefined {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) / 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function isReady(url: string): Promise<boolean> {
@@ -88,6 +101,7 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
   if (typeof options.port === 'number') env['PORT'] = String(options.port);
   else env['PORT'] ??= '0';
 
+  const spawnedAt = performance.now();
   const child = spawn(options.command, options.args, {
     cwd: options.cwd,
     env,
@@ -136,9 +150,9 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
   while (Date.now() < deadline) {
     if (done) throw new Error(`${options.name} exited (code ${child.exitCode}, signal ${child.signalCode}) before it was ready:\n${output()}`);
     if (announced && (await isReady(announced + options.readyPath))) {
-      return { name: options.name, url: announced, pid: child.pid ?? -1, output, stop };
+      return { name: options.name, url: announced, pid: child.pid ?? -1, startToReadyMs: performance.now() - spawnedAt, output, stop };
     }
-    await sleep(100);
+    await sleep(20);
   }
   await stop(1_000);
   throw new Error(`${options.name} was not ready within ${timeoutMs} ms:\n${output()}`);
