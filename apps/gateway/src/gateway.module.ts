@@ -16,7 +16,8 @@ export class GatewayModule {
         CoreModule.forRoot({ service: 'gateway', config: config.service }),
         AuthModule.forRoot(config.auth),
         // Guards the prediction, protocol and monitoring controllers (after auth), never probes.
-        RateLimitModule.forRoot({ ...config.rateLimit, redis, globalGuard: false }),
+        // A limiter call waits on Redis no longer than any other Redis command (REDIS_COMMAND_TIMEOUT_MS).
+        RateLimitModule.forRoot({ ...config.rateLimit, redis, redisTimeoutMs: config.redis.commandTimeoutMs, globalGuard: false }),
         GatewayApiModule.forRoot({
           settings: config.gateway,
           options: { requestTimeoutMs: config.service.requestTimeoutMs, transactionRules: config.transactionRules },
