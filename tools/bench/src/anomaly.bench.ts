@@ -1,0 +1,580 @@
+/**
+ * Anomaly detector benchmark: what the real app (Nest on Fastify, validation, customer history in
+ * memory or in Redis, the feature code, reasons, metrics, its batching scheduler and workers) costs
+ * compared with the least code that can serve the same ONNX file: a bare node:http server with the
+ * simplest micro-batching, scoring feature vectors the benchmark computed beforehand with the
+ * detector's own feature code for the very same transactions. Single transactions and batches of
+ * 256; every scenario runs as its own child process, one at a time. See tools/bench/README.md.
+ *
+ *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/anomaly.bench.ts \
+ *     [--duration 10] [--warmup 3] [--rounds 1] [--connections 32] [--batch-connections 4]
+ *
+ * Acceptance (product issue): with in-memory history at least 60% of the bare server's throughput,
+ * with Redis at least 40%, each against the bare server in the same shape (single vs single, batch
+ * vs batch) measured in the same run.
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { join, relative, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { FEATURE_COUNT, precompute, type PrecomputedTraffic } from './lib/anomaly-features';
+import {
+  appCounters,
+  bareCounters,
+  callsBetween,
+  commandCalls,
+  connectRedis,
+  countersBetween,
+  countKeys,
+  deleteKeys,
+  findRedisServerPid,
+  redisIo,
+  startAnomalyBareServer,
+  type AnomalyCounters,
+} from './lib/anomaly-targets';
+import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
+import { killAllChildren } from './lib/processes';
+import { fmt, median, ratio, renderTable, type Column } from './lib/report';
+import { runLoad, startApp, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
+import { TransactionStream } from './lib/transactions';
+
+const MODEL = 'anomaly-detector';
+const TARGETS = { memory: 0.6, redis: 0.4 } as const;
+const SCENARIOS = ['bare-single', 'memory-single', 'redis-single', 'bare-batch', 'memory-batch', 'redis-batch'] as const;
+type ScenarioId = (typeof SCENARIOS)[number];
+type Kind = 'bare' | 'memory' | 'redis';
+type Shape = 'single' | 'batch';
+
+const USAGE = `usage: anomaly.bench.ts [options]
+  --duration <s>           measured seconds per scenario (10)
+  --warmup <s>             unmeasured seconds of the same load before each scenario (3)
+  --rounds <n>             repeat every scenario n times, report medians (1)
+  --connections <n>        concurrency of the single-transaction scenarios (32)
+  --batch-connections <n>  concurrency of the batch scenarios (4)
+  --batch-size <n>         transactions per batch request (256, the endpoint's maximum)
+  --scenarios <list>       any of ${SCENARIOS.join(',')} (all)
+  --users <n>              distinct customers in the traffic (20000)
+  --user-order <o>         weighted (customers drawn by activity) or round-robin (weighted)
+  --pool <n>               transactions whose features are precomputed for the bare server;
+                           it cycles through them, the app never sees a transaction twice (131072)
+  --seed <n>               traffic seed (1)
+  --workers <n>            INFERENCE_WORKERS of the app (2, the app's default)
+  --redis-url <url>        Redis of the Redis scenarios (redis://127.0.0.1:6379)
+  --model-dir <dir>        models root (models); the highest version of ${MODEL} is used
+  --model-version <v>      pin a version
+  --strict                 exit with code 2 when a scenario misses its target
+  --out <dir>              where the JSON results go (tools/bench/results)
+  --report <file.json>     print the tables of an earlier run's results file, run nothing`;
+
+const { values: args } = parseArgs({
+  options: {
+    duration: { type: 'string', default: '10' },
+    warmup: { type: 'string', default: '3' },
+    rounds: { type: 'string', default: '1' },
+    connections: { type: 'string', default: '32' },
+    'batch-connections': { type: 'string', default: '4' },
+    'batch-size': { type: 'string', default: '256' },
+    scenarios: { type: 'string', default: SCENARIOS.join(',') },
+    users: { type: 'string', default: '20000' },
+    'user-order': { type: 'string', default: 'weighted' },
+    pool: { type: 'string', default: '131072' },
+    seed: { type: 'string', default: '1' },
+    workers: { type: 'string', default: '2' },
+    'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
+    'model-dir': { type: 'string', default: 'models' },
+    'model-version': { type: 'string' },
+    strict: { type: 'boolean', default: false },
+    out: { type: 'string', default: 'tools/bench/results' },
+    report: { type: 'string' },
+    help: { type: 'boolean', default: false },
+  },
+});
+
+function positive(name: string, text: string | undefined, allowZero = false): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    console.error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${text})\n${USAGE}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+function scenarioList(text: string): ScenarioId[] {
+  const wanted = text.split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of wanted) {
+    if (!(SCENARIOS as readonly string[]).includes(s)) {
+      console.error(`--scenarios: unknown scenario ${s}\n${USAGE}`);
+      process.exit(2);
+    }
+  }
+  // Always in the canonical order, whatever order they were given in.
+  return SCENARIOS.filter((s) => wanted.includes(s));
+}
+
+const userOrder = args['user-order'];
+if (userOrder !== 'weighted' && userOrder !== 'round-robin') {
+  console.error(`--user-order must be weighted or round-robin\n${USAGE}`);
+  process.exit(2);
+}
+
+const opts = {
+  durationSec: positive('duration', args.duration),
+  warmupSec: positive('warmup', args.warmup, true),
+  rounds: Math.round(positive('rounds', args.rounds)),
+  connections: Math.round(positive('connections', args.connections)),
+  batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
+  batchSize: Math.round(positive('batch-size', args['batch-size'])),
+  scenarios: scenarioList(args.scenarios ?? ''),
+  users: Math.round(positive('users', args.users)),
+  userOrder: userOrder as 'weighted' | 'round-robin',
+  pool: Math.round(positive('pool', args.pool)),
+  seed: Math.round(positive('seed', args.seed, true)),
+  workers: Math.round(positive('workers', args.workers, true)),
+  redisUrl: args['redis-url'] ?? 'redis://127.0.0.1:6379',
+  modelDir: resolve(WORKSPACE_ROOT, args['model-dir'] ?? 'models'),
+  modelVersion: args['model-version'],
+  strict: args.strict === true,
+  out: resolve(WORKSPACE_ROOT, args.out ?? ''),
+};
+if (opts.batchSize > 256) {
+  console.error('--batch-size must be at most 256 (the batch endpoint refuses more)');
+  process.exit(2);
+}
+
+interface Measurement {
+  round: number;
+  scenario: ScenarioId;
+  kind: Kind;
+  shape: Shape;
+  path: string;
+  /** Transactions per request. */
+  size: number;
+  /** Rows per ONNX run while measuring. */
+  meanBatch?: number;
+  /** What the target's counters moved by while measuring. */
+  counters?: AnomalyCounters;
+  /** App: degraded answers plus skipped folds over the instance's whole life (warm-up included). */
+  degradedTotal?: number;
+  /** Transactions (app) or feature rows (bare) handed out to this target instance, warm-up included. */
+  itemsSent: number;
+  /** Cores used while measuring: target, load generator, redis-server, everything else. */
+  cpu?: { server: number; driver: number; redis?: number; other: number };
+  /** Redis scenarios: commands by name while measuring (all clients of that Redis). */
+  redisCalls?: Record<string, number>;
+  /** Redis scenarios: socket reads and writes Redis processed, bytes it received (all clients). */
+  redisIo?: { reads: number; writes: number; inputBytes: number };
+  /** Redis scenarios: customer keys the app wrote, and how many the benchmark deleted after. */
+  redisKeys?: { written: number; deleted: number };
+  load: LoadResult;
+}
+
+const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+
+const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
+function resolveModel(): { version: string; path: string; manifest: Record<string, unknown> } {
+  const dir = join(opts.modelDir, MODEL);
+  const parts = (v: string) => (SEMVER.exec(v) ?? []).slice(1).map(Number);
+  const version =
+    opts.modelVersion ??
+    (existsSync(dir) ? readdirSync(dir) : [])
+      .filter((v) => SEMVER.test(v) && existsSync(join(dir, v, 'model.onnx')) && existsSync(join(dir, v, 'manifest.json')))
+      .sort((a, b) => {
+        const [pa, pb] = [parts(a), parts(b)];
+        return pb[0] - pa[0] || pb[1] - pa[1] || pb[2] - pa[2];
+      })[0];
+  if (!version || !existsSync(join(dir, version, 'model.onnx'))) throw new Error(`no ${MODEL} model under ${dir}${opts.modelVersion ? ` (version ${opts.modelVersion})` : ''}`);
+  const manifest = JSON.parse(readFileSync(join(dir, version, 'manifest.json'), 'utf8')) as Record<string, unknown>;
+  return { version, path: join(dir, version, 'model.onnx'), manifest };
+}
+
+/** One request before the load, so a broken target or invalid traffic fails loudly. */
+async function checkAnswers(url: string, path: string, body: string, expectKey: string): Promise<void> {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes(`"${expectKey}"`)) throw new Error(`${url}${path} answered ${res.status}: ${text.slice(0, 500)}`);
+}
+
+/** Request bodies for one target instance, from its first request on. */
+function bodies(kind: Kind, shape: Shape, stream: TransactionStream, pool: PrecomputedTraffic) {
+  let next = 0;
+  const size = shape === 'single' ? 1 : opts.batchSize;
+  if (kind === 'bare') {
+    // Stateless: cycling through the precomputed rows costs it exactly what fresh rows would.
+    const row = () => pool.rows[next++ % pool.rows.length];
+    const body = shape === 'single' ? () => `{"features":${row()}}` : () => `{"features":[${Array.from({ length: size }, row).join(',')}]}`;
+    return { body, used: () => next };
+  }
+  // Stateful: transaction k is sent once, in order; beyond the pool it is generated on the fly.
+  const tx = () => {
+    const k = next++;
+    return k < pool.transactions.length ? pool.transactions[k] : JSON.stringify(stream.at(k));
+  };
+  const body = shape === 'single' ? tx : () => `{"transactions":[${Array.from({ length: size }, tx).join(',')}]}`;
+  return { body, used: () => next };
+}
+
+function coresOf(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, serverPid: number, redisPid: number | undefined): Measurement['cpu'] {
+  const usage = cpuBetween(before, after, serverPid);
+  if (!usage || !before || !after) return undefined;
+  if (redisPid === undefined) return { ...usage };
+  const scale = cpus().length / (after.machineTotal - before.machineTotal);
+  const redis = ((after.processes.get(redisPid) ?? 0) - (before.processes.get(redisPid) ?? 0)) * scale;
+  return { server: usage.server, driver: usage.driver, redis, other: Math.max(0, usage.other - redis) };
+}
+
+async function measure(
+  scenario: ScenarioId,
+  round: number,
+  model: { version: string; path: string },
+  stream: TransactionStream,
+  pool: PrecomputedTraffic,
+  runId: string,
+): Promise<Measurement> {
+  const [kind, shape] = scenario.split('-') as [Kind, Shape];
+  const path = shape === 'single' ? '/predict/anomaly' : '/predict/anomaly/batch';
+  const size = shape === 'single' ? 1 : opts.batchSize;
+  const connections = shape === 'single' ? opts.connections : opts.batchConnections;
+  const prefix = `bench:anomaly:${runId}:r${round}:${scenario}:`;
+  const redis = kind === 'redis' ? await connectRedis(opts.redisUrl) : undefined;
+  const redisPid = kind === 'redis' ? findRedisServerPid() : undefined;
+
+  log(`round ${round}: starting ${scenario}${redis ? ` (Redis keys under ${prefix})` : ''}`);
+  let server: RunningServer | undefined;
+  let m: Measurement | undefined;
+  try {
+    if (kind === 'bare') server = await startAnomalyBareServer(model.path);
+    else {
+      server = await startApp(MODEL, {
+        MODEL_DIR: opts.modelDir,
+        MODEL_VERSION_ANOMALY_DETECTOR: model.version,
+        INFERENCE_WORKERS: String(opts.workers),
+        // Enough room that no customer of the traffic is ever evicted from memory.
+        ANOMALY_PROFILE_MAX: String(Math.max(100_000, opts.users)),
+        // A TTL of a day instead of 90 (it costs the app nothing): should the benchmark be killed
+        // before it deletes its keys, they go by themselves.
+        ...(redis ? { REDIS_URL: opts.redisUrl, ANOMALY_PROFILE_KEY_PREFIX: prefix, ANOMALY_PROFILE_TTL_DAYS: '1' } : {}),
+      });
+    }
+    const url = server.url;
+    const { body, used } = bodies(kind, shape, stream, pool);
+    await checkAnswers(url, path, body(), kind === 'bare' ? (shape === 'single' ? 'score' : 'predictions') : shape === 'single' ? 'transaction_id' : 'predictions');
+
+    if (opts.warmupSec > 0) await runLoad(url, { connections, durationSec: opts.warmupSec, path, body, itemsPerRequest: size });
+    const counters = () => (kind === 'bare' ? bareCounters(url) : appCounters(url, MODEL));
+    const before = await counters();
+    const callsBefore = redis ? await commandCalls(redis) : undefined;
+    const ioBefore = redis ? await redisIo(redis) : undefined;
+    const pids = [server.pid, process.pid, ...(redisPid ? [redisPid] : [])];
+    const cpuBefore = cpuSnapshot(pids);
+    const load = await runLoad(url, { connections, durationSec: opts.durationSec, path, body, itemsPerRequest: size });
+    const cpu = coresOf(cpuBefore, cpuSnapshot(pids), server.pid, redisPid);
+    const ioAfter = redis ? await redisIo(redis) : undefined;
+    const redisCalls = redis && callsBefore ? callsBetween(callsBefore, await commandCalls(redis)) : undefined;
+    const io =
+      ioBefore && ioAfter ? { reads: ioAfter.reads - ioBefore.reads, writes: ioAfter.writes - ioBefore.writes, inputBytes: ioAfter.inputBytes - ioBefore.inputBytes } : undefined;
+    const after = await counters();
+    const moved = countersBetween(before, after);
+    m = {
+      round,
+      scenario,
+      kind,
+      shape,
+      path,
+      size,
+      meanBatch: moved && moved.runs > 0 ? moved.rows / moved.runs : undefined,
+      counters: moved,
+      degradedTotal: after && kind !== 'bare' ? (after.degraded ?? 0) + (after.foldSkipped ?? 0) : undefined,
+      itemsSent: used(),
+      cpu,
+      redisCalls,
+      redisIo: io,
+      load,
+    };
+    const bad = load.non2xx + load.errors + load.timeouts;
+    log(
+      `  ${scenario} c=${connections}: ${fmt(load.reqPerSec)} req/s, ${fmt(load.itemsPerSec)} tx/s, ` +
+        `p50 ${fmt(load.latencyMs.p50, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, rows/run ${fmt(m.meanBatch, 1)}` +
+        (cpu ? `, cores: server ${cpu.server.toFixed(2)} driver ${cpu.driver.toFixed(2)}${cpu.redis !== undefined ? ` redis ${cpu.redis.toFixed(2)}` : ''} other ${cpu.other.toFixed(2)}` : '') +
+        (bad ? `, non2xx ${load.non2xx} errors ${load.errors} timeouts ${load.timeouts}` : '') +
+        (m.degradedTotal ? `, degraded answers + skipped folds ${m.degradedTotal}` : ''),
+    );
+  } finally {
+    await server?.stop();
+    if (redis) {
+      // Only this scenario's keys, whatever happened above.
+      try {
+        const written = await countKeys(redis, prefix);
+        const deleted = await deleteKeys(redis, prefix);
+        log(`  deleted ${deleted} Redis keys under ${prefix}`);
+        if (m) m.redisKeys = { written, deleted };
+      } finally {
+        redis.disconnect();
+      }
+    }
+  }
+  return m;
+}
+
+interface Summary {
+  scenario: ScenarioId;
+  kind: Kind;
+  shape: Shape;
+  connections: number;
+  size: number;
+  reqPerSec?: number;
+  txPerSec?: number;
+  p50?: number;
+  p99?: number;
+  meanBatch?: number;
+  serverCores?: number;
+  redisCores?: number;
+  otherCores?: number;
+  /** Transactions per second per core the target (plus redis-server) used. */
+  txPerCoreSec?: number;
+  /** Non-2xx, errors and timeouts: invalid traffic or a broken target. */
+  failures: number;
+  /** App: answers given without history and transactions not folded (Redis timed out or was down). */
+  degraded: number;
+  rounds: number;
+}
+
+function summarise(measurements: Measurement[]): Summary[] {
+  const out: Summary[] = [];
+  for (const scenario of SCENARIOS) {
+    const ms = measurements.filter((m) => m.scenario === scenario);
+    if (ms.length === 0) continue;
+    out.push({
+      scenario,
+      kind: ms[0].kind,
+      shape: ms[0].shape,
+      connections: ms[0].load.connections,
+      size: ms[0].size,
+      reqPerSec: median(ms.map((m) => m.load.reqPerSec)),
+      txPerSec: median(ms.map((m) => m.load.itemsPerSec)),
+      p50: median(ms.map((m) => m.load.latencyMs.p50)),
+      p99: median(ms.map((m) => m.load.latencyMs.p99)),
+      meanBatch: median(ms.map((m) => m.meanBatch)),
+      serverCores: median(ms.map((m) => m.cpu?.server)),
+      redisCores: median(ms.map((m) => m.cpu?.redis)),
+      otherCores: median(ms.map((m) => m.cpu?.other)),
+      txPerCoreSec: median(
+        ms.map((m) => {
+          const cores = m.cpu ? m.cpu.server + (m.cpu.redis ?? 0) : 0;
+          return cores > 0 ? m.load.itemsPerSec / cores : undefined;
+        }),
+      ),
+      failures: ms.reduce((a, m) => a + m.load.non2xx + m.load.errors + m.load.timeouts, 0),
+      degraded: ms.reduce((a, m) => a + (m.degradedTotal ?? 0), 0),
+      rounds: ms.length,
+    });
+  }
+  return out;
+}
+
+interface Verdict {
+  scenario: ScenarioId;
+  baseline: ScenarioId;
+  /** App transactions/s over the bare server's, same shape, same run (medians over rounds). */
+  throughputRatio?: number;
+  target: number;
+  meets?: boolean;
+  /** The same per core-second used (CPU efficiency; informative, not the acceptance figure). */
+  efficiencyRatio?: number;
+  p99Ratio?: number;
+}
+
+function verdicts(summary: Summary[]): Verdict[] {
+  const out: Verdict[] = [];
+  for (const s of summary) {
+    if (s.kind === 'bare') continue;
+    const baseline: ScenarioId = s.shape === 'single' ? 'bare-single' : 'bare-batch';
+    const bare = summary.find((b) => b.scenario === baseline);
+    const value = ratio(s.txPerSec, bare?.txPerSec);
+    const target = TARGETS[s.kind];
+    out.push({
+      scenario: s.scenario,
+      baseline,
+      throughputRatio: value,
+      target,
+      meets: value === undefined ? undefined : value >= target,
+      efficiencyRatio: ratio(s.txPerCoreSec, bare?.txPerCoreSec),
+      p99Ratio: ratio(s.p99, bare?.p99),
+    });
+  }
+  return out;
+}
+
+/** What a run writes (and `--report` reads back). */
+interface SavedResult {
+  benchmark: 'anomaly';
+  startedAt: string;
+  finishedAt: string;
+  machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number };
+  model: { name: string; version: string; path: string; sha256: unknown; featureCount: number };
+  traffic: { users: number; userOrder: string; seed: number; pool: number; poolCustomers: number; poolWithoutHistory: number; poolMeanHistory: number; firstEventTime: string };
+  options: Record<string, unknown> & { durationSec: number; warmupSec: number; rounds: number; connections: number; batchConnections: number; batchSize: number };
+  measurements: Measurement[];
+}
+
+const LABEL: Record<ScenarioId, string> = {
+  'bare-single': 'bare server',
+  'memory-single': 'app, history in memory',
+  'redis-single': 'app, history in Redis',
+  'bare-batch': 'bare server',
+  'memory-batch': 'app, history in memory',
+  'redis-batch': 'app, history in Redis',
+};
+
+function buildReport(result: SavedResult): { text: string; summary: Summary[]; verdicts: Verdict[]; allMet?: boolean } {
+  const o = result.options;
+  const summary = summarise(result.measurements);
+  const vs = verdicts(summary);
+  const byScenario = new Map(vs.map((v) => [v.scenario, v]));
+  const columns: Column<Summary>[] = [
+    { header: 'scenario', value: (s) => s.scenario, align: 'left' },
+    { header: 'target', value: (s) => LABEL[s.scenario], align: 'left' },
+    { header: 'c', value: (s) => String(s.connections) },
+    { header: 'req/s', value: (s) => fmt(s.reqPerSec) },
+    { header: 'tx/s', value: (s) => fmt(s.txPerSec) },
+    { header: 'p50 ms', value: (s) => fmt(s.p50, 2) },
+    { header: 'p99 ms', value: (s) => fmt(s.p99, 2) },
+    { header: 'rows/run', value: (s) => fmt(s.meanBatch, 1) },
+    { header: 'x bare', value: (s) => (s.kind === 'bare' ? '1.00' : fmt(byScenario.get(s.scenario)?.throughputRatio, 2)) },
+    { header: 'target', value: (s) => (s.kind === 'bare' ? '' : `>=${fmt(TARGETS[s.kind], 2)}`) },
+    { header: 'meets', value: (s) => (s.kind === 'bare' ? '' : (byScenario.get(s.scenario)?.meets === undefined ? '-' : byScenario.get(s.scenario)?.meets ? 'yes' : 'NO')), align: 'left' },
+    { header: 'server cores', value: (s) => fmt(s.serverCores, 2) },
+    { header: 'redis cores', value: (s) => fmt(s.redisCores, 2) },
+    { header: 'other cores', value: (s) => fmt(s.otherCores, 2) },
+    { header: 'tx/core-s', value: (s) => fmt(s.txPerCoreSec) },
+    { header: 'failed', value: (s) => String(s.failures) },
+    { header: 'degraded', value: (s) => (s.kind === 'bare' ? '' : String(s.degraded)) },
+  ];
+  const m = result.machine;
+  const t = result.traffic;
+  const lines = [
+    '',
+    `Anomaly detector benchmark: model ${result.model.name}@${result.model.version}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
+    `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; single c=${o.connections}, batch of ${o.batchSize} c=${o.batchConnections}; app INFERENCE_WORKERS=${String(o['workers'])}`,
+    `traffic: ${fmt(t.users)} customers (${t.userOrder}), every transaction id distinct, time-ordered; bare server fed the same transactions' features (${fmt(t.pool)} precomputed rows, cycled)`,
+    `x bare = transactions/s over the bare server's in the same shape and run; server/redis/other cores = CPU of the target, of redis-server, of everything else but the load generator (noise)`,
+    '',
+    renderTable(summary, columns),
+  ];
+  const redisRuns = result.measurements.filter((x) => x.redisCalls);
+  if (redisRuns.length > 0) {
+    lines.push(
+      '',
+      'Redis while measuring (INFO commandstats and stats, so every client of that Redis counts): commands per transaction',
+      "(HGET, HSET, PEXPIRE run inside the EVALSHA compare-and-set script); socket reads per request ~ round trips, far fewer than commands when pipelined",
+    );
+    for (const x of redisRuns) {
+      const txs = Math.max(1, x.load.ok * x.size);
+      const requests = Math.max(1, x.load.ok + x.load.non2xx);
+      const calls = Object.entries(x.redisCalls ?? {})
+        .filter(([name]) => !['info', 'ping', 'client|list', 'scan'].includes(name))
+        .map(([name, n]) => `${name} ${fmt(n / txs, 2)}`)
+        .join(', ');
+      const io = x.redisIo ? `; reads/request ${fmt(x.redisIo.reads / requests, 1)}, KB in/request ${fmt(x.redisIo.inputBytes / requests / 1024, 1)}` : '';
+      const keys = x.redisKeys ? `; ${fmt(x.redisKeys.written)} customer keys written, ${fmt(x.redisKeys.deleted)} deleted after` : '';
+      lines.push(`  round ${x.round} ${x.scenario}: ${calls || '-'}${io}${keys}`);
+    }
+  }
+  const conflicts = result.measurements.reduce((a, x) => a + (x.counters?.casConflicts ?? 0), 0);
+  if (conflicts > 0) lines.push('', `compare-and-set conflicts re-applied: ${fmt(conflicts)} (counted, not failures)`);
+  const judged = vs.filter((v) => v.meets !== undefined);
+  const allMet = judged.length > 0 ? judged.every((v) => v.meets) : undefined;
+  if (judged.length > 0) {
+    lines.push(
+      '',
+      judged
+        .map((v) => `${v.scenario}: ${fmt(v.throughputRatio, 2)} x ${v.baseline} (target >= ${fmt(v.target, 2)}) ${v.meets ? 'meets' : 'MISSES'} the target`)
+        .join('\n'),
+    );
+  }
+  const failures = summary.reduce((a, s) => a + s.failures, 0);
+  const degraded = summary.reduce((a, s) => a + s.degraded, 0);
+  lines.push(
+    '',
+    failures === 0 ? 'non-2xx, errors, timeouts: 0' : `FAILED: ${failures} non-2xx responses, errors or timeouts: the traffic or a target is broken, the run is not valid`,
+  );
+  if (degraded > 0) {
+    lines.push(
+      `DEGRADED: ${degraded} answers without customer history or skipped folds (the app's Redis calls failed or timed out): the Redis path was not measured as such, the run is not valid`,
+    );
+  }
+  return { text: lines.join('\n'), summary, verdicts: vs, allMet };
+}
+
+async function main(): Promise<number> {
+  if (args.help) {
+    console.log(USAGE);
+    return 0;
+  }
+  if (args.report) {
+    console.log(buildReport(JSON.parse(readFileSync(resolve(args.report), 'utf8')) as SavedResult).text);
+    return 0;
+  }
+  const model = resolveModel();
+  const inputShape = (model.manifest['inputs'] as Array<{ shape?: unknown[] }> | undefined)?.[0]?.shape;
+  if (inputShape?.[1] !== FEATURE_COUNT) throw new Error(`${model.path}: input shape ${JSON.stringify(inputShape)} does not take the ${FEATURE_COUNT} features this workspace computes`);
+
+  const stream = new TransactionStream({ users: opts.users, seed: opts.seed, userOrder: opts.userOrder });
+  const started = performance.now();
+  const pool = precompute(stream, Math.min(opts.pool, stream.capacity));
+  log(
+    `model ${MODEL}@${model.version}; ${fmt(pool.rows.length)} transactions of ${fmt(opts.users)} customers precomputed in ${fmt((performance.now() - started) / 1000, 1)} s ` +
+      `(${fmt(pool.customers)} customers seen, mean history ${fmt(pool.meanHistory, 1)} transactions, ${fmt((100 * pool.withoutHistory) / Math.max(1, pool.rows.length), 1)}% first of their customer)`,
+  );
+
+  const startedAt = new Date();
+  const runId = startedAt.toISOString().replace(/[-:.TZ]/g, '').slice(0, 17);
+  const load1 = loadavg()[0];
+  if (load1 > 0.5) log(`warning: 1-minute load average is ${load1.toFixed(2)} before the run; results may be noisy`);
+  const measurements: Measurement[] = [];
+  // Rounds interleave the scenarios so drift in the machine spreads over all of them.
+  for (let round = 1; round <= opts.rounds; round++) {
+    for (const scenario of opts.scenarios) {
+      measurements.push(await measure(scenario, round, model, stream, pool, runId));
+    }
+  }
+
+  const result: SavedResult = {
+    benchmark: 'anomaly',
+    startedAt: startedAt.toISOString(),
+    finishedAt: new Date().toISOString(),
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1 },
+    model: { name: MODEL, version: model.version, path: relative(WORKSPACE_ROOT, model.path), sha256: model.manifest['sha256'], featureCount: FEATURE_COUNT },
+    traffic: {
+      users: opts.users,
+      userOrder: opts.userOrder,
+      seed: opts.seed,
+      pool: pool.rows.length,
+      poolCustomers: pool.customers,
+      poolWithoutHistory: pool.withoutHistory,
+      poolMeanHistory: pool.meanHistory,
+      firstEventTime: new Date(stream.startMs).toISOString(),
+    },
+    options: { ...opts, modelDir: relative(WORKSPACE_ROOT, opts.modelDir) || '.', out: relative(WORKSPACE_ROOT, opts.out) },
+    measurements,
+  };
+  const report = buildReport(result);
+  console.log(report.text);
+
+  mkdirSync(opts.out, { recursive: true });
+  const file = join(opts.out, `anomaly-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const { measurements: raw, ...head } = result;
+  writeFileSync(file, `${JSON.stringify({ ...head, summary: report.summary, ratios: report.verdicts, allTargetsMet: report.allMet, measurements: raw }, null, 2)}\n`);
+  console.log(`\nresults: ${relative(WORKSPACE_ROOT, file)}`);
+
+  if (report.summary.some((s) => s.failures > 0 || s.degraded > 0)) return 1;
+  return opts.strict && report.allMet === false ? 2 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: Error) => {
+    console.error(`benchmark failed: ${e.stack ?? e.message}`);
+    killAllChildren();
+    process.exit(1);
+  },
+);
