@@ -1,2 +1,2 @@
-export { LoggingModule, REDACTED_PATHS, type LoggingOptions } from './lib/logging.module';
-export { Logger as AppLogger, PinoLogger, InjectPinoLogger } from 'nestjs-pino';
+export { LoggingModule, PINO_LOGGER, REDACTED_PATHS, createPino, installRequestLogging, type LoggingOptions } from './lib/logging.module';
+export { AppLogger, requestContext, type RequestLogContext } from './lib/app.logger';

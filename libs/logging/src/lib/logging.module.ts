@@ -1,6 +1,8 @@
-import { DynamicModule, Module, RequestMethod } from '@nestjs/common';
-import { LoggerModule } from 'nestjs-pino';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import pino, { type Logger as Pino } from 'pino';
+import { AppLogger, requestContext } from './app.logger';
 
 export interface LoggingOptions {
   /** pino level: fatal..trace or silent. */
@@ -11,6 +13,9 @@ export interface LoggingOptions {
   stream?: NodeJS.WritableStream;
 }
 
+/** The process's root pino logger (inject it for hot paths that log with their own fields). */
+export const PINO_LOGGER = Symbol('PINO_LOGGER');
+
 /** Headers whose values are secrets: they never reach a log line. */
 export const REDACTED_PATHS = [
   'req.headers["x-api-key"]',
@@ -19,50 +24,83 @@ export const REDACTED_PATHS = [
   'res.headers["set-cookie"]',
 ];
 
-const pathOf = (req: IncomingMessage) => ((req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '').split('?')[0];
-
 const QUIET_PATHS = /^\/(health(\/|$)|metrics$|v2\/health\/)/;
 
+/** The root logger every line of a service goes through. */
+export function createPino(options: LoggingOptions): Pino {
+  return pino(
+    {
+      level: options.level,
+      base: { service: options.service },
+      redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
+    },
+    (options.stream ?? process.stdout) as pino.DestinationStream,
+  );
+}
+
+const LOGGED_HEADERS = ['user-agent', 'x-api-key', 'authorization'] as const;
+
+/** What the access log keeps of a request: never the body, secrets redacted by the root logger. */
+function requestFields(request: FastifyRequest) {
+  const h = request.headers;
+  return {
+    method: request.method,
+    url: request.url,
+    remoteAddress: request.ip,
+    // Only headers the request has: an absent one is not logged as '[redacted]'.
+    headers: Object.fromEntries(LOGGED_HEADERS.filter((name) => h[name] !== undefined).map((name) => [name, h[name]])),
+  };
+}
+
 /**
- * Structured JSON logs (pino) with the request id on every line written during a request.
- * Probes and scrapes are not logged per request; client errors are `info`, server errors `error`.
+ * Structured JSON logs (pino) with the request id on every line written during a request, and one
+ * access-log line per request when it ends. Probes and scrapes are not logged per request; client
+ * errors are `info`, server errors `error`.
+ *
+ * Built on Fastify hooks rather than an HTTP middleware: no per-request child logger, no middleware
+ * layer, and nothing at all is done for the access log when its level is off. Lines written during
+ * a request find its id through an AsyncLocalStorage entered in `onRequest`.
  */
 @Module({})
-export class LoggingModule {
+export class LoggingModule implements OnModuleInit {
+  constructor(
+    @Inject(PINO_LOGGER) private readonly pino: Pino,
+    private readonly adapterHost: HttpAdapterHost,
+  ) {}
+
   static forRoot(options: LoggingOptions): DynamicModule {
+    const root = createPino(options);
     return {
       module: LoggingModule,
-      imports: [
-        LoggerModule.forRoot({
-          forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
-          pinoHttp: {
-            // In-request lines carry the request id only, not the whole request object.
-            quietReqLogger: true,
-            stream: options.stream,
-            level: options.level,
-            base: { service: options.service },
-            redact: { paths: REDACTED_PATHS, censor: '[redacted]' },
-            // No genReqId: Fastify already chose the id (a well-formed X-Request-Id or a fresh UUID)
-            // and pino-http keeps an id the request already has.
-            customAttributeKeys: { reqId: 'request_id' },
-            // Mounted middleware sees a url relative to its mount point; originalUrl is the real one.
-            autoLogging: { ignore: (req: IncomingMessage) => QUIET_PATHS.test(pathOf(req)) },
-            customLogLevel: (_req: IncomingMessage, res: ServerResponse, err?: Error) =>
-              err || res.statusCode >= 500 ? 'error' : 'info',
-            serializers: {
-              req: (req: { id?: string; method?: string; url?: string; remoteAddress?: string; headers?: Record<string, unknown> }) => ({
-                method: req.method,
-                url: req.url,
-                remoteAddress: req.remoteAddress,
-                headers: req.headers
-                  ? { 'user-agent': req.headers['user-agent'], 'x-api-key': req.headers['x-api-key'], authorization: req.headers['authorization'] }
-                  : undefined,
-              }),
-              res: (res: { statusCode?: number }) => ({ statusCode: res.statusCode }),
-            },
-          },
-        }),
+      providers: [
+        { provide: PINO_LOGGER, useValue: root },
+        { provide: AppLogger, useValue: new AppLogger(root) },
       ],
+      exports: [PINO_LOGGER, AppLogger],
     };
   }
+
+  onModuleInit() {
+    const fastify = this.adapterHost.httpAdapter?.getInstance<FastifyInstance>();
+    if (fastify && typeof fastify.addHook === 'function') installRequestLogging(fastify, this.pino);
+  }
+}
+
+/** Enters the request's log context and writes its access-log line when it ends. */
+export function installRequestLogging(fastify: FastifyInstance, root: Pino): void {
+  fastify.addHook('onRequest', (request, _reply, done) => {
+    // Everything the request does from here on (body parsing, handler, promises) runs in this context.
+    requestContext.run({ requestId: String(request.id) }, done);
+  });
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    const status = reply.statusCode;
+    const level = status >= 500 ? 'error' : 'info';
+    if (root.isLevelEnabled(level) && !QUIET_PATHS.test(request.url.split('?')[0])) {
+      root[level](
+        { request_id: request.id, req: requestFields(request), res: { statusCode: status }, responseTime: Math.round(reply.elapsedTime * 1000) / 1000 },
+        status >= 500 ? 'request errored' : 'request completed',
+      );
+    }
+    done();
+  });
 }

@@ -1,11 +1,11 @@
 import { Controller, Get, Logger, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
 import { randomUUID } from 'node:crypto';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
-import { LoggingModule } from './logging.module';
+import { AppLogger, requestContext } from './app.logger';
+import { createPino, LoggingModule } from './logging.module';
 
 @Controller()
 class PingController {
@@ -35,7 +35,7 @@ describe('LoggingModule', () => {
     Module({})(mod.module);
     const adapter = new FastifyAdapter({ genReqId: (req: { headers: Record<string, unknown> }) => String(req.headers['x-request-id'] ?? randomUUID()) });
     app = await NestFactory.create<NestFastifyApplication>(mod, adapter, { bufferLogs: true });
-    app.useLogger(app.get(PinoNestLogger));
+    app.useLogger(app.get(AppLogger));
     await app.listen({ port: 0, host: '127.0.0.1' });
     base = await app.getUrl();
   });
@@ -67,5 +67,48 @@ describe('LoggingModule', () => {
     await (await request(`${base}/health/live`)).body.text();
     await new Promise((r) => setTimeout(r, 50));
     expect(lines.slice(before).some((l) => String((l['req'] as { url?: string })?.url).startsWith('/health'))).toBe(false);
+  });
+});
+
+describe('AppLogger', () => {
+  function capture(level = 'debug') {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new PassThrough();
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => c.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))));
+    const root = createPino({ level, service: 'svc', stream });
+    return { lines, logger: new AppLogger(root), flush: () => new Promise((r) => setImmediate(r)) };
+  }
+
+  it('merges object messages, adds the context, and the request id only inside a request', async () => {
+    const { lines, logger, flush } = capture();
+    logger.warn({ msg: 'redis away', err: 'down' }, 'RateLimit');
+    requestContext.run({ requestId: 'r-1' }, () => logger.log('inside', 'Ctx'));
+    await flush();
+    expect(lines[0]).toMatchObject({ level: 40, msg: 'redis away', err: 'down', context: 'RateLimit', service: 'svc' });
+    expect(lines[0]).not.toHaveProperty('request_id');
+    expect(lines[1]).toMatchObject({ level: 30, msg: 'inside', context: 'Ctx', request_id: 'r-1' });
+  });
+
+  it('serialises an Error as err, keeps a string stack, and maps every Nest level', async () => {
+    const { lines, logger, flush } = capture('trace');
+    logger.error(new TypeError('bad'), 'Svc');
+    logger.error('failed', 'Error: failed\n    at x', 'Svc');
+    logger.debug('d');
+    logger.verbose('v');
+    logger.fatal('f');
+    await flush();
+    expect(lines[0]).toMatchObject({ level: 50, msg: 'bad', context: 'Svc', err: { type: 'TypeError', message: 'bad' } });
+    expect(lines[1]).toMatchObject({ level: 50, msg: 'failed', stack: 'Error: failed\n    at x', context: 'Svc' });
+    expect(lines.slice(2).map((l) => l['level'])).toEqual([20, 10, 60]);
+  });
+
+  it('writes nothing below its level', async () => {
+    const { lines, logger, flush } = capture('warn');
+    logger.log('quiet');
+    logger.debug('quieter');
+    logger.warn('loud');
+    await flush();
+    expect(lines.map((l) => l['msg'])).toEqual(['loud']);
   });
 });

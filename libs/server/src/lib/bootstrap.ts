@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { ProblemFilter } from '@ml/errors';
 import { LifecycleService } from '@ml/health';
 import type { ServiceConfig } from '@ml/config';
-import { Logger as PinoNestLogger } from 'nestjs-pino';
+import { AppLogger } from '@ml/logging';
 import { installJsonBody } from './json-body';
 import { requestIdFor } from './request-id';
 
@@ -52,7 +52,7 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
     // Our own JSON parser (per-route limits, prototype-poisoning checks) replaces Nest's.
     bodyParser: false,
   });
-  app.useLogger(app.get(PinoNestLogger));
+  app.useLogger(app.get(AppLogger));
   app.flushLogs();
   app.useGlobalFilters(new ProblemFilter());
 
