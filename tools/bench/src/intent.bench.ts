@@ -29,7 +29,7 @@ const USAGE = `usage: intent.bench.ts [options]
   --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (2, the app's default)
   --targets <list>         which of bare-once,bare-batched,inprocess,app to run (all)
   --batch-size <n>         queries per /predict/intent/batch request, and per in-process run (256)
-  --batch-connections <n>  concurrency of the batch-endpoint scenario (8)
+  --batch-connections <n>  concurrency of the batch-endpoint scenario (4: 4 x 256 queries stay under the app's 2,048-item queue)
   --no-batch               skip the batch-endpoint scenario
   --tails                  add a c=<tail-connections> scenario on pre-opened connections
   --tail-connections <n>   (128)
@@ -52,7 +52,7 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '2' },
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
     'batch-size': { type: 'string', default: '256' },
-    'batch-connections': { type: 'string', default: '8' },
+    'batch-connections': { type: 'string', default: '4' },
     'no-batch': { type: 'boolean', default: false },
     tails: { type: 'boolean', default: false },
     'tail-connections': { type: 'string', default: '128' },

@@ -102,6 +102,32 @@ describe('BatchScheduler', () => {
     expect(calls[2].inputs).toEqual([5]);
   });
 
+  it('with parallelRunMinItems, starts another run beside a busy one only for that many waiting items', async () => {
+    const { s, calls } = make({ concurrency: 2, maxBatchSize: 3, parallelRunMinItems: 3 });
+    void s.submit(1);
+    await flush();
+    expect(calls.map((c) => c.inputs)).toEqual([[1]]);
+    // Two waiting items: the second runner stays idle, they wait for the busy run.
+    [2, 3].forEach((x) => void s.submit(x));
+    await flush();
+    expect(calls).toHaveLength(1);
+    // A full batch waiting: the second runner takes it.
+    void s.submit(4);
+    await flush();
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2, 3, 4]]);
+    [5, 6].forEach((x) => void s.submit(x));
+    await flush();
+    expect(calls).toHaveLength(2);
+    // One runner frees up, the other is still busy, and 2 < 3 items wait: still no new run.
+    calls[0].release();
+    await flush();
+    expect(calls).toHaveLength(2);
+    // No run in flight: whatever waits runs at once.
+    calls[1].release();
+    await flush();
+    expect(calls.map((c) => c.inputs)).toEqual([[1], [2, 3, 4], [5, 6]]);
+  });
+
   it('waits up to maxQueueDelayMs for a fuller batch, then runs what it has', async () => {
     const { s, calls } = make({ maxQueueDelayMs: 2 });
     void s.submit(1);

@@ -15,6 +15,13 @@ export interface BatchSchedulerOptions<I, O> {
   maxQueueSize: number;
   /** Runs in flight at once (one per worker or session). */
   concurrency: number;
+  /**
+   * While a run is in flight, another starts only when at least this many items wait. Default 1:
+   * any free runner starts at once. Set it to `maxBatchSize` and extra runners take only full
+   * batches: a few waiting items then ride the next run instead of paying a run (and a thread
+   * hand-off) of their own, while a deep queue (a batch request, a burst) still uses every runner.
+   */
+  parallelRunMinItems?: number;
   /** Runs a batch; must return one output per input, in order. */
   run: (inputs: I[]) => Promise<O[]>;
   /** Monotonic milliseconds; injectable for tests. */
@@ -148,6 +155,8 @@ export class BatchScheduler<I, O> {
       this.dropSettledHead();
       const oldest = this.queue[0];
       if (!oldest) return;
+      // A run is busy and too little waits to deserve a run of its own: it joins the next one.
+      if (this.running > 0 && this.live < Math.min(this.opts.parallelRunMinItems ?? 1, this.opts.maxBatchSize)) return;
       const waited = this.now() - oldest.enqueuedAt;
       if (this.live < this.opts.maxBatchSize && waited < this.opts.maxQueueDelayMs) {
         // Wait a little for a fuller batch, but never past the oldest item's delay budget.
