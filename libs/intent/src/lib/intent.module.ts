@@ -1,7 +1,7 @@
 import { DynamicModule, Module } from '@nestjs/common';
 import { OIP_SERVER_INFO, OipController, PROTOCOL_MODELS, resolveModel } from '@ml/inference';
 import { INTENT_FILES, INTENT_MODEL_NAME, INTENT_OPTIONS } from './intent.constants';
-import { IntentController } from './intent.controller';
+import { IntentRoutes } from './intent.routes';
 import { IntentProtocolModel } from './intent.protocol';
 import { IntentService, type IntentOptions } from './intent.service';
 
@@ -15,7 +15,7 @@ export class IntentModule {
   static forRoot(options: IntentOptions): DynamicModule {
     return {
       module: IntentModule,
-      controllers: [IntentController, OipController],
+      controllers: [OipController],
       providers: [
         { provide: INTENT_OPTIONS, useValue: options },
         {
@@ -23,6 +23,7 @@ export class IntentModule {
           useFactory: () => resolveModel(options.inference.modelDir, INTENT_MODEL_NAME, options.inference.pinnedVersion),
         },
         IntentService,
+        IntentRoutes,
         {
           provide: PROTOCOL_MODELS,
           useFactory: (service: IntentService) => [new IntentProtocolModel(service)],
