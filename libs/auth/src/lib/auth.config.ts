@@ -1,5 +1,5 @@
 import { ConfigError, type Env } from '@ml/config';
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 
 /** The development key accepted when no keys are configured outside production (documented in the README). */
 export const DEV_API_KEY = 'ml-dev-key-do-not-use-in-production';
@@ -23,7 +23,8 @@ export interface AuthConfig {
   metricsRequireKey: boolean;
 }
 
-export const sha256 = (s: string) => createHash('sha256').update(s, 'utf8').digest();
+// One-shot hashing: about half the cost of createHash().update().digest() per request.
+export const sha256 = (s: string) => hash('sha256', s, 'buffer');
 
 /**
  * `ML_API_KEYS` = comma-separated `name:sha256hex[:scope|scope]`. Without it the development key
