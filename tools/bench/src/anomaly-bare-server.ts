@@ -19,10 +19,11 @@
  * `listening on http://127.0.0.1:<port>` once warm. Exits on SIGTERM/SIGINT, and with
  * --exit-with-stdin when its stdin closes (the benchmark that started it has gone).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
+import { readBody, send, serveUntilStopped } from './lib/bare-http';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 interface Manifest {
@@ -61,24 +62,7 @@ if (typeof threshold !== 'number') throw new Error(`manifest beside ${modelPath}
 
 const stats = { runs: 0, rows: 0, requests: 0 };
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
-function readBody(req: IncomingMessage, limit: number): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > limit) reject(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 /** Copies one row into `out` at `offset`; false unless it is exactly `width` finite numbers. */
 function copyRow(row: unknown, out: Float32Array, offset: number): boolean {
@@ -209,30 +193,11 @@ async function main() {
       () => send(res, 413, '{"error":"body too large"}'),
     );
   });
-  // Longer than any client's idle gap between warm-up and measurement.
-  server.keepAliveTimeout = 65_000;
 
   // Warm-up: first runs allocate and pick kernels; the benchmark measures steady state.
   for (const n of [1, 8, maxBatch, 256, 1]) await score(new Float32Array(n * width), n);
 
-  server.listen(Number(values.port), '127.0.0.1', () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    process.stdout.write(`${JSON.stringify({ msg: `anomaly-bare listening on http://127.0.0.1:${port}`, pid: process.pid })}\n`);
-  });
-
-  const shutdown = () => {
-    server.close();
-    server.closeAllConnections();
-    void session.release().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-  // A benchmark that started us keeps our stdin open; when it dies, stdin ends and so do we.
-  if (values['exit-with-stdin']) {
-    process.stdin.on('end', shutdown);
-    process.stdin.resume();
-  }
+  serveUntilStopped(server, { name: 'anomaly-bare', port: Number(values.port), exitWithStdin: values['exit-with-stdin'] === true, release: () => session.release() });
 }
 
 main().catch((e: Error) => {

@@ -13,7 +13,7 @@
  * with Redis at least 40%, each against the bare server in the same shape (single vs single, batch
  * vs batch) measured in the same run.
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -32,6 +32,7 @@ import {
   startAnomalyBareServer,
   type AnomalyCounters,
 } from './lib/anomaly-targets';
+import { checkAnswers, highestModelVersion, log, positiveOption } from './lib/cli';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren } from './lib/processes';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
@@ -90,14 +91,6 @@ const { values: args } = parseArgs({
   },
 });
 
-function positive(name: string, text: string | undefined, allowZero = false): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    console.error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${text})\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
 
 function scenarioList(text: string): ScenarioId[] {
   const wanted = text.split(',').map((s) => s.trim()).filter(Boolean);
@@ -116,6 +109,8 @@ if (userOrder !== 'weighted' && userOrder !== 'round-robin') {
   console.error(`--user-order must be weighted or round-robin\n${USAGE}`);
   process.exit(2);
 }
+
+const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
 
 const opts = {
   durationSec: positive('duration', args.duration),
@@ -168,31 +163,15 @@ interface Measurement {
   load: LoadResult;
 }
 
-const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 
-const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
 function resolveModel(): { version: string; path: string; manifest: Record<string, unknown> } {
   const dir = join(opts.modelDir, MODEL);
-  const parts = (v: string) => (SEMVER.exec(v) ?? []).slice(1).map(Number);
-  const version =
-    opts.modelVersion ??
-    (existsSync(dir) ? readdirSync(dir) : [])
-      .filter((v) => SEMVER.test(v) && existsSync(join(dir, v, 'model.onnx')) && existsSync(join(dir, v, 'manifest.json')))
-      .sort((a, b) => {
-        const [pa, pb] = [parts(a), parts(b)];
-        return pb[0] - pa[0] || pb[1] - pa[1] || pb[2] - pa[2];
-      })[0];
+  const version = opts.modelVersion ?? highestModelVersion(dir);
   if (!version || !existsSync(join(dir, version, 'model.onnx'))) throw new Error(`no ${MODEL} model under ${dir}${opts.modelVersion ? ` (version ${opts.modelVersion})` : ''}`);
   const manifest = JSON.parse(readFileSync(join(dir, version, 'manifest.json'), 'utf8')) as Record<string, unknown>;
   return { version, path: join(dir, version, 'model.onnx'), manifest };
 }
 
-/** One request before the load, so a broken target or invalid traffic fails loudly. */
-async function checkAnswers(url: string, path: string, body: string, expectKey: string): Promise<void> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  const text = await res.text();
-  if (res.status !== 200 || !text.includes(`"${expectKey}"`)) throw new Error(`${url}${path} answered ${res.status}: ${text.slice(0, 500)}`);
-}
 
 /** Request bodies for one target instance, from its first request on. */
 function bodies(kind: Kind, shape: Shape, stream: TransactionStream, pool: PrecomputedTraffic) {

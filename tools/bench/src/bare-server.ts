@@ -14,11 +14,12 @@
  * Exits on SIGTERM/SIGINT, and with --exit-with-stdin when its stdin closes (the benchmark that
  * started it has gone).
  */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
+import { readBody, send, serveUntilStopped } from './lib/bare-http';
 
 interface Manifest {
   labels: string[];
@@ -60,24 +61,7 @@ function argmax(data: Float32Array, offset: number, width: number): number {
   return best;
 }
 
-function send(res: ServerResponse, status: number, body: string): void {
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
-}
 
-function readBody(req: IncomingMessage): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    req.on('data', (c: Buffer) => {
-      size += c.length;
-      if (size > 65_536) reject(new Error('body too large'));
-      else chunks.push(c);
-    });
-    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
-    req.on('error', reject);
-  });
-}
 
 async function main() {
   const session = await InferenceSession.create(modelPath, { intraOpNumThreads: 1, interOpNumThreads: 1 });
@@ -145,7 +129,7 @@ async function main() {
     if (req.method === 'GET' && req.url === '/health/ready') return send(res, 200, '{"status":"ok"}');
     if (req.method === 'GET' && req.url === '/stats') return send(res, 200, JSON.stringify({ kind, ...stats }));
     if (req.method !== 'POST' || req.url !== '/predict/intent') return send(res, 404, '{"error":"not found"}');
-    readBody(req).then(
+    readBody(req, 65_536).then(
       (body) => {
         let query: unknown;
         try {
@@ -161,8 +145,6 @@ async function main() {
       () => send(res, 413, '{"error":"body too large"}'),
     );
   });
-  // Longer than any client's idle gap between warm-up and measurement.
-  server.keepAliveTimeout = 65_000;
 
   // Warm-up: first runs allocate and pick kernels; the benchmark measures steady state.
   for (const n of [1, 8, maxBatch, 1]) {
@@ -170,24 +152,7 @@ async function main() {
     await session.run({ [input]: new Tensor('string', texts, [n]) });
   }
 
-  server.listen(Number(values.port), '127.0.0.1', () => {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
-    process.stdout.write(`${JSON.stringify({ msg: `bare-${kind} listening on http://127.0.0.1:${port}`, pid: process.pid })}\n`);
-  });
-
-  const shutdown = () => {
-    server.close();
-    server.closeAllConnections();
-    void session.release().finally(() => process.exit(0));
-  };
-  process.once('SIGTERM', shutdown);
-  process.once('SIGINT', shutdown);
-  // A benchmark that started us keeps our stdin open; when it dies, stdin ends and so do we.
-  if (values['exit-with-stdin']) {
-    process.stdin.on('end', shutdown);
-    process.stdin.resume();
-  }
+  serveUntilStopped(server, { name: `bare-${kind}`, port: Number(values.port), exitWithStdin: values['exit-with-stdin'] === true, release: () => session.release() });
 }
 
 main().catch((e: Error) => {

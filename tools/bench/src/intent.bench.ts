@@ -8,11 +8,12 @@
  *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/intent.bench.ts \
  *     [--duration 10] [--rounds 3] [--workers 0,1,2] [--tails]
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
+import { checkAnswers, highestModelVersion, log, positiveOption } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
@@ -69,14 +70,8 @@ const { values: args } = parseArgs({
   },
 });
 
-function positive(name: string, text: string | undefined, allowZero = false): number {
-  const n = Number(text);
-  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
-    console.error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${text})\n${USAGE}`);
-    process.exit(2);
-  }
-  return n;
-}
+
+const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
 
 const opts = {
   durationSec: positive('duration', args.duration),
@@ -132,26 +127,14 @@ interface Measurement {
 }
 
 const execFileAsync = promisify(execFile);
-const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
-const semverParts = (v: string) => (SEMVER.exec(v) ?? []).slice(1).map(Number);
-function highestVersion(dir: string): string | undefined {
-  if (!existsSync(dir)) return undefined;
-  return readdirSync(dir)
-    .filter((v) => SEMVER.test(v) && existsSync(join(dir, v, 'model.onnx')) && existsSync(join(dir, v, 'manifest.json')))
-    .sort((a, b) => {
-      const [pa, pb] = [semverParts(a), semverParts(b)];
-      return pb[0] - pa[0] || pb[1] - pa[1] || pb[2] - pa[2];
-    })[0];
-}
 
 async function resolveModel(): Promise<{ version: string; path: string; manifest: Record<string, unknown> }> {
   const dir = join(opts.modelDir, MODEL);
   const deadline = Date.now() + opts.waitForModelSec * 1000;
   for (;;) {
-    const version = opts.modelVersion ?? highestVersion(dir);
+    const version = opts.modelVersion ?? highestModelVersion(dir);
     if (version && existsSync(join(dir, version, 'model.onnx')) && existsSync(join(dir, version, 'manifest.json'))) {
       const manifest = JSON.parse(readFileSync(join(dir, version, 'manifest.json'), 'utf8')) as Record<string, unknown>;
       return { version, path: join(dir, version, 'model.onnx'), manifest };
@@ -162,12 +145,6 @@ async function resolveModel(): Promise<{ version: string; path: string; manifest
   }
 }
 
-/** One request before the load, so a broken target fails loudly instead of measuring 4xx rates. */
-async function checkAnswers(url: string, path: string, body: string, expectKey: string): Promise<void> {
-  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
-  const text = await res.text();
-  if (res.status !== 200 || !text.includes(`"${expectKey}"`)) throw new Error(`${url}${path} answered ${res.status}: ${text.slice(0, 300)}`);
-}
 
 /** Waits (bounded) until the rest of the machine is quiet enough, when asked to. */
 async function waitForQuiet(): Promise<void> {

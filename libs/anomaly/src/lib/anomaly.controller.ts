@@ -1,6 +1,6 @@
 import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
 import { REQUEST_TIMEOUT_HEADER, TransactionBatchDto, TransactionDto, requestBudgetMs, validateBody, type AnomalyPrediction } from '@ml/contracts';
-import { ValidationFailedError, isValidationFailedError } from '@ml/errors';
+import { ValidationFailedError } from '@ml/errors';
 import { PredictionMetrics } from '@ml/metrics';
 import { AnomalyService } from './anomaly.service';
 import { transactionProblems } from './transaction.validation';
@@ -32,12 +32,7 @@ export class AnomalyController {
   }
 
   private validate<T extends object>(dto: new () => T, body: unknown): T {
-    try {
-      return validateBody(dto, body);
-    } catch (e) {
-      if (isValidationFailedError(e)) this.metrics.invalidInput.inc({ model: this.service.files.name, error: 'validation' });
-      throw e;
-    }
+    return validateBody(dto, body, () => this.metrics.invalidInput.inc({ model: this.service.files.name, error: 'validation' }));
   }
 
   private checkRules(txs: TransactionDto[], field: (f: string, i: number) => string) {

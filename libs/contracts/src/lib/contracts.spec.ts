@@ -85,3 +85,15 @@ describe('requestBudgetMs', () => {
     expect(requestBudgetMs(header as string | undefined, 2000)).toBe(expected);
   });
 });
+
+describe('validateBody onInvalid', () => {
+  it('is called once for an invalid body (field errors or not an object) and never for a valid one', () => {
+    const calls: string[] = [];
+    const onInvalid = () => calls.push('invalid');
+    expect(validateBody(IntentQueryDto, { query: 'where is my card' }, onInvalid).query).toBe('where is my card');
+    expect(calls).toHaveLength(0);
+    expect(() => validateBody(IntentQueryDto, { query: '' }, onInvalid)).toThrow();
+    expect(() => validateBody(IntentQueryDto, ['not', 'an', 'object'], onInvalid)).toThrow();
+    expect(calls).toHaveLength(2);
+  });
+});

@@ -24,10 +24,12 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
 /**
  * Validates a parsed JSON body against a DTO class: unknown fields are errors, nothing is coerced,
  * and every problem is reported with its field path (`queries[3]`, `transactions[0].amount`).
- * Returns the typed instance or throws {@link ValidationFailedError} (422).
+ * Returns the typed instance or throws {@link ValidationFailedError} (422), after calling
+ * `onInvalid` (a metric, say) when given.
  */
-export function validateBody<T extends object>(dto: ClassConstructor<T>, body: unknown): T {
+export function validateBody<T extends object>(dto: ClassConstructor<T>, body: unknown, onInvalid?: () => void): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    onInvalid?.();
     throw new ValidationFailedError([{ field: '', message: 'the body must be a JSON object' }]);
   }
   const instance = plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: false });
@@ -40,6 +42,7 @@ export function validateBody<T extends object>(dto: ClassConstructor<T>, body: u
   if (errors.length) {
     const fields = flatten(errors);
     fields.sort((a, b) => a.field.localeCompare(b.field, 'en', { numeric: true }));
+    onInvalid?.();
     throw new ValidationFailedError(fields);
   }
   return instance;

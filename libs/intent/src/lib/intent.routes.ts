@@ -1,7 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { IntentBatchDto, IntentQueryDto, REQUEST_TIMEOUT_HEADER, requestBudgetMs, validateBody, type IntentPrediction } from '@ml/contracts';
-import { isValidationFailedError } from '@ml/errors';
 import { PredictionMetrics } from '@ml/metrics';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { IntentService } from './intent.service';
@@ -47,11 +46,6 @@ export class IntentRoutes implements OnModuleInit {
   }
 
   private validate<T extends object>(dto: new () => T, body: unknown): T {
-    try {
-      return validateBody(dto, body);
-    } catch (e) {
-      if (isValidationFailedError(e)) this.metrics.invalidInput.inc({ model: this.service.files.name, error: 'validation' });
-      throw e;
-    }
+    return validateBody(dto, body, () => this.metrics.invalidInput.inc({ model: this.service.files.name, error: 'validation' }));
   }
 }

@@ -3,18 +3,11 @@ import { join } from 'node:path';
 import Redis from 'ioredis';
 import { sumSamples } from './metrics';
 import { launch, type RunningServer } from './processes';
-import { WORKSPACE_ROOT } from './targets';
+import { baseEnv, WORKSPACE_ROOT } from './targets';
 
 /** Helpers of the anomaly benchmark: its bare server, the app's own counters, and Redis. */
 
 const BENCH_ROOT = join(WORKSPACE_ROOT, 'tools', 'bench');
-
-/** PATH and HOME only: children must not inherit the benchmark's settings by accident. */
-function baseEnv(): Record<string, string> {
-  const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
-  if (process.env['HOME']) env['HOME'] = process.env['HOME'];
-  return env;
-}
 
 /**
  * Starts the bare anomaly server (anomaly-bare-server.ts) as a child process and resolves once it

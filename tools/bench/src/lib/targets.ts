@@ -12,7 +12,7 @@ const BENCH_ROOT = join(WORKSPACE_ROOT, 'tools', 'bench');
 export type BareKind = 'once' | 'batched';
 
 /** PATH and HOME only: children must not inherit the benchmark's settings by accident. */
-function baseEnv(): Record<string, string> {
+export function baseEnv(): Record<string, string> {
   const env: Record<string, string> = { PATH: process.env['PATH'] ?? '' };
   if (process.env['HOME']) env['HOME'] = process.env['HOME'];
   return env;

@@ -1,0 +1,37 @@
+/** What every benchmark script does the same way: options, progress lines, models, a first check. */
+import { existsSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** A numeric option, or exit 2 with the usage text. */
+export function positiveOption(usage: string, name: string, text: string | undefined, allowZero = false): number {
+  const n = Number(text);
+  if (!Number.isFinite(n) || n < 0 || (!allowZero && n === 0)) {
+    console.error(`--${name} must be a ${allowZero ? 'non-negative' : 'positive'} number (got ${text})\n${usage}`);
+    process.exit(2);
+  }
+  return n;
+}
+
+/** A progress line on stderr (stdout carries the report), stamped with the time of day. */
+export const log = (msg: string) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${msg}\n`);
+
+const SEMVER = /^(\d+)\.(\d+)\.(\d+)$/;
+const semverParts = (v: string) => (SEMVER.exec(v) ?? []).slice(1).map(Number);
+
+/** The highest `x.y.z` folder of `dir` holding both model.onnx and manifest.json. */
+export function highestModelVersion(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  return readdirSync(dir)
+    .filter((v) => SEMVER.test(v) && existsSync(join(dir, v, 'model.onnx')) && existsSync(join(dir, v, 'manifest.json')))
+    .sort((a, b) => {
+      const [pa, pb] = [semverParts(a), semverParts(b)];
+      return pb[0] - pa[0] || pb[1] - pa[1] || pb[2] - pa[2];
+    })[0];
+}
+
+/** One request before the load, so a broken target or invalid traffic fails loudly instead of measuring 4xx rates. */
+export async function checkAnswers(url: string, path: string, body: string, expectKey: string): Promise<void> {
+  const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
+  const text = await res.text();
+  if (res.status !== 200 || !text.includes(`"${expectKey}"`)) throw new Error(`${url}${path} answered ${res.status}: ${text.slice(0, 500)}`);
+}
