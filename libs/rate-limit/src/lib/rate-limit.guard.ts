@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { ExecutionContext, Injectable, Logger, type Type } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -14,6 +14,27 @@ import { RateLimitedError } from './rate-limit.errors';
 import { policyHeader, rateLimitHeader } from './rate-limit.headers';
 import { RateLimitService } from './rate-limit.service';
 import type { Tracker } from './rate-limit.types';
+
+type MetadataKey = Parameters<Reflector['getAllAndOverride']>[0];
+
+/**
+ * A Reflector that reads each (key, handler, class) once: decorators set route metadata when
+ * classes are defined, so it cannot change while the app runs, and the guard asks on every request.
+ */
+export class RouteMetadataCache extends Reflector {
+  private readonly cache = new WeakMap<object, WeakMap<object, Map<MetadataKey, unknown>>>();
+
+  override getAllAndOverride<T = unknown>(key: MetadataKey, targets: (Type<unknown> | ((...args: unknown[]) => unknown))[]): T {
+    const [handler, cls] = targets;
+    if (targets.length !== 2 || !handler || !cls) return super.getAllAndOverride(key as string, targets) as T;
+    let byClass = this.cache.get(handler);
+    if (!byClass) this.cache.set(handler, (byClass = new WeakMap()));
+    let byKey = byClass.get(cls);
+    if (!byKey) byClass.set(cls, (byKey = new Map()));
+    if (!byKey.has(key)) byKey.set(key, super.getAllAndOverride(key as string, targets));
+    return byKey.get(key) as T;
+  }
+}
 
 /** The parts of a Fastify request the limiter reads; `apiKey` is set by the auth guard. */
 interface TrackedRequest {
@@ -46,10 +67,10 @@ export class RateLimitGuard extends ThrottlerGuard {
   constructor(
     @InjectThrottlerOptions() options: ThrottlerModuleOptions,
     @InjectThrottlerStorage() storage: ThrottlerStorage,
-    reflector: Reflector,
     private readonly limiter: RateLimitService,
   ) {
-    super(options, storage, reflector);
+    // @nestjs/throttler reads seven metadata keys per request; route metadata is fixed at boot.
+    super(options, storage, new RouteMetadataCache());
   }
 
   protected override async shouldSkip(context: ExecutionContext): Promise<boolean> {
