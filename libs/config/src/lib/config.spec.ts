@@ -26,6 +26,7 @@ describe('loadServiceConfig', () => {
       shutdownDrainMs: 10_000,
       shutdownDelayMs: 0,
       logLevel: 'info',
+      logRequestContext: false,
       trustProxy: false,
     });
   });
@@ -41,6 +42,7 @@ describe('loadServiceConfig', () => {
       SHUTDOWN_DRAIN_MS: '3000',
       SHUTDOWN_DELAY_MS: '100',
       LOG_LEVEL: 'WARN',
+      LOG_REQUEST_CONTEXT: 'true',
       TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
     });
     expect(c).toMatchObject({
@@ -53,6 +55,7 @@ describe('loadServiceConfig', () => {
       shutdownDrainMs: 3000,
       shutdownDelayMs: 100,
       logLevel: 'warn',
+      logRequestContext: true,
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
     });
   });

@@ -1,6 +1,6 @@
 import { loadEnv } from './config.loader';
 import type { Env } from './config.types';
-import { bytes, int, oneOf, optionalString, port, string } from './config.vars';
+import { bool, bytes, int, oneOf, optionalString, port, string } from './config.vars';
 import { parseTrustProxy } from './trust-proxy';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -16,6 +16,12 @@ export interface ServiceConfig {
   shutdownDrainMs: number;
   shutdownDelayMs: number;
   logLevel: (typeof LOG_LEVELS)[number];
+  /**
+   * Stamp `request_id` on every line written during a request (an AsyncLocalStorage per request).
+   * Off by default: on Node 20 it turns on promise hooks process-wide, ~9% of the gateway's
+   * throughput; access-log and error lines carry the request id either way.
+   */
+  logRequestContext: boolean;
   /** false = trust no proxy; a hop count; or the IPs/CIDRs whose X-Forwarded-For is believed. */
   trustProxy: false | number | string[];
 }
@@ -32,6 +38,7 @@ export function loadServiceConfig(defaultPort: number, env: Env = process.env): 
       SHUTDOWN_DRAIN_MS: int(10_000, { min: 0, max: 600_000 }),
       SHUTDOWN_DELAY_MS: int(0, { min: 0, max: 600_000 }),
       LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
+      LOG_REQUEST_CONTEXT: bool(false),
       TRUST_PROXY: optionalString(),
     },
     env,
@@ -46,6 +53,7 @@ export function loadServiceConfig(defaultPort: number, env: Env = process.env): 
     shutdownDrainMs: e.SHUTDOWN_DRAIN_MS,
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     logLevel: e.LOG_LEVEL,
+    logRequestContext: e.LOG_REQUEST_CONTEXT,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
   };
 }

@@ -11,9 +11,9 @@ export function sendProblem(err: unknown, request: FastifyRequest, reply: Fastif
   const path = url.split('?')[0];
   const { problem, headers, unexpected } = toProblem(err, path, String(request.id));
   if (unexpected) {
-    logger.error({ err, req_id: request.id, msg: 'request failed' });
+    logger.error({ err, request_id: request.id, msg: 'request failed' });
   } else if (problem.status >= 500) {
-    logger.warn({ req_id: request.id, code: (err as { code?: string })?.code, msg: problem.detail });
+    logger.warn({ request_id: request.id, code: (err as { code?: string })?.code, msg: problem.detail });
   }
   if (reply.sent) return;
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);

@@ -22,22 +22,47 @@ class PingController {
   }
 }
 
-describe('LoggingModule', () => {
+/** A Nest app on Fastify with the logging module, its lines collected. */
+async function startLogged(requestContext: boolean) {
   const lines: Record<string, unknown>[] = [];
+  const stream = new PassThrough();
+  stream.setEncoding('utf8');
+  stream.on('data', (c: string) => c.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))));
+  const mod: DynamicModule = {
+    module: class TestModule {},
+    imports: [LoggingModule.forRoot({ level: 'info', service: 'svc', stream, requestContext })],
+    controllers: [PingController],
+  };
+  Module({})(mod.module);
+  const adapter = new FastifyAdapter({ genReqId: (req: { headers: Record<string, unknown> }) => String(req.headers['x-request-id'] ?? randomUUID()) });
+  const app = await NestFactory.create<NestFastifyApplication>(mod, adapter, { bufferLogs: true });
+  app.useLogger(app.get(AppLogger));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return { app, lines, base: await app.getUrl() };
+}
+
+describe('LoggingModule without a request context (the default)', () => {
+  it('stamps the request id on the access log only', async () => {
+    const { app, lines, base } = await startLogged(false);
+    try {
+      await (await request(`${base}/ping`, { headers: { 'x-request-id': 'req-plain' } })).body.text();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(lines.find((l) => l['msg'] === 'handling ping')).toMatchObject({ service: 'svc', context: 'Ping' });
+      expect(lines.find((l) => l['msg'] === 'handling ping')).not.toHaveProperty('request_id');
+      expect(lines.find((l) => l['msg'] === 'request completed')).toMatchObject({ request_id: 'req-plain', res: { statusCode: 200 } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('LoggingModule with a request context', () => {
+  let lines: Record<string, unknown>[];
   let app: NestFastifyApplication;
   let base: string;
 
   beforeAll(async () => {
-    const stream = new PassThrough();
-    stream.setEncoding('utf8');
-    stream.on('data', (c: string) => c.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))));
-    const mod: DynamicModule = { module: class TestModule {}, imports: [LoggingModule.forRoot({ level: 'info', service: 'svc', stream })], controllers: [PingController] };
-    Module({})(mod.module);
-    const adapter = new FastifyAdapter({ genReqId: (req: { headers: Record<string, unknown> }) => String(req.headers['x-request-id'] ?? randomUUID()) });
-    app = await NestFactory.create<NestFastifyApplication>(mod, adapter, { bufferLogs: true });
-    app.useLogger(app.get(AppLogger));
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    base = await app.getUrl();
+    ({ app, lines, base } = await startLogged(true));
   });
   afterAll(() => app.close());
 

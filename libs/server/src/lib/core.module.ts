@@ -21,7 +21,7 @@ export class CoreModule {
       // it without importing it, as they would a logger.
       global: true,
       module: CoreModule,
-      imports: [LoggingModule.forRoot({ level: config.logLevel, service, stream: logStream }), HealthModule, metrics],
+      imports: [LoggingModule.forRoot({ level: config.logLevel, service, stream: logStream, requestContext: config.logRequestContext }), HealthModule, metrics],
       exports: [HealthModule, metrics],
     };
   }
