@@ -137,6 +137,7 @@ describe('gateway in front of a real intent classifier', () => {
       expect(res.json.cache.predictions.hits).toBeGreaterThan(0);
       expect(res.json.upstreams['intent-classifier']).toMatchObject({ breaker: 'closed', ready: true });
       expect(res.json.redis).toEqual({ mode: 'memory' });
+      expect(res.json.rate_limit).toMatchObject({ mode: 'memory', degraded: false, limit: expect.any(Number), window_seconds: expect.any(Number) });
       const stats = await http(`${gateway.url}/monitoring/statistics`, { headers: key });
       expect(stats.json['intent-classifier'].counts_by_outcome.success).toBeGreaterThan(0);
       expect(stats.json['intent-classifier'].confidence_histogram).toHaveLength(10);

@@ -1,5 +1,5 @@
 import { Controller, Get, Inject, UseGuards } from '@nestjs/common';
-import { RateLimitGuard } from '@ml/rate-limit';
+import { RateLimitGuard, RateLimitService } from '@ml/rate-limit';
 import { ApiOkResponse, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { GATEWAY_REDIS_STATUS } from './gateway.constants';
 import { GatewayService, type ModelName } from './gateway.service';
@@ -14,11 +14,12 @@ export class MonitoringController {
   constructor(
     private readonly gateway: GatewayService,
     @Inject(GATEWAY_REDIS_STATUS) private readonly redisStatus: RedisStatusReporter,
+    private readonly limiter: RateLimitService,
   ) {}
 
   @Get('health')
   @ApiOperation({ summary: 'Per-model request health, cache statistics, upstream breakers, Redis' })
-  @ApiOkResponse({ description: '{status, models, cache, upstreams, redis}' })
+  @ApiOkResponse({ description: '{status, models, cache, upstreams, redis, rate_limit}' })
   health() {
     const models = Object.fromEntries((Object.keys(this.gateway.stats) as ModelName[]).map((m) => [m, this.gateway.stats[m].health()]));
     const upstreams = Object.fromEntries(
@@ -35,6 +36,9 @@ export class MonitoringController {
       cache: { [c.name]: { size: c.size, hits: c.hits, misses: c.misses, hit_rate: Math.round(c.hitRate * 10000) / 10000, evictions: c.evictions, expirations: c.expirations } },
       upstreams,
       redis: this.redisStatus(),
+      // Where the counters live: `redis` (shared by replicas), `memory` (no Redis configured) or
+      // `memory-fallback` (Redis configured but unusable: limits are per process for now).
+      rate_limit: { mode: this.limiter.mode, degraded: this.limiter.degraded, limit: this.limiter.limit, window_seconds: this.limiter.windowSeconds },
     };
   }
 
