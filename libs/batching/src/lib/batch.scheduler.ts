@@ -178,8 +178,9 @@ export class BatchScheduler<I, O> {
 
   private takeBatch(): Pending<I, O>[] {
     const batch: Pending<I, O>[] = [];
-    while (batch.length < this.opts.maxBatchSize && this.queue.length) {
-      const item = this.queue.shift()!;
+    while (batch.length < this.opts.maxBatchSize) {
+      const item = this.queue.shift();
+      if (!item) break;
       if (item.done) continue;
       item.done = true;
       if (item.timer) clearTimeout(item.timer);

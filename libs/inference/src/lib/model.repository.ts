@@ -39,8 +39,8 @@ export function listVersions(modelDir: string, name: string): string[] {
   return readdirSync(dir)
     .filter((v) => SEMVER.test(v) && statSync(join(dir, v)).isDirectory())
     .sort((a, b) => {
-      const pa = SEMVER.exec(a)!.slice(1).map(Number);
-      const pb = SEMVER.exec(b)!.slice(1).map(Number);
+      // Both passed SEMVER.test above.
+      const [pa, pb] = [a, b].map((v) => (SEMVER.exec(v) ?? []).slice(1).map(Number));
       return pb[0] - pa[0] || pb[1] - pa[1] || pb[2] - pa[2];
     });
 }

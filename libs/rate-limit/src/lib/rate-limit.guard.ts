@@ -1,4 +1,4 @@
-import { ExecutionContext, Injectable, Logger, type Type } from '@nestjs/common';
+import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -16,6 +16,7 @@ import { RateLimitService } from './rate-limit.service';
 import type { Tracker } from './rate-limit.types';
 
 type MetadataKey = Parameters<Reflector['getAllAndOverride']>[0];
+type MetadataTargets = Parameters<Reflector['getAllAndOverride']>[1];
 
 /**
  * A Reflector that reads each (key, handler, class) once: decorators set route metadata when
@@ -24,7 +25,7 @@ type MetadataKey = Parameters<Reflector['getAllAndOverride']>[0];
 export class RouteMetadataCache extends Reflector {
   private readonly cache = new WeakMap<object, WeakMap<object, Map<MetadataKey, unknown>>>();
 
-  override getAllAndOverride<T = unknown>(key: MetadataKey, targets: (Type<unknown> | ((...args: unknown[]) => unknown))[]): T {
+  override getAllAndOverride<T = unknown>(key: MetadataKey, targets: MetadataTargets): T {
     const [handler, cls] = targets;
     if (targets.length !== 2 || !handler || !cls) return super.getAllAndOverride(key as string, targets) as T;
     let byClass = this.cache.get(handler);
