@@ -100,7 +100,11 @@ function backward() {
 
 let seen = 0;
 for (;;) {
-  Atomics.wait(control, GENERATION, seen);
+  // Wait for a generation this worker has not run. A wake-up alone is not one: the main thread's
+  // notify for generation g can arrive after this worker has already run g and is waiting again
+  // (it stores g, we run g, we wait, then its notify lands), and running g twice would count this
+  // worker twice in DONE and let the main thread move on while another worker is mid-phase.
+  while (Atomics.load(control, GENERATION) === seen) Atomics.wait(control, GENERATION, seen);
   seen = Atomics.load(control, GENERATION);
   const command = Atomics.load(control, COMMAND);
   if (command === STOP) break;
