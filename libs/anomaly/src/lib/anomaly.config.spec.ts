@@ -3,7 +3,7 @@ import { loadAnomalyConfig } from './anomaly.config';
 describe('loadAnomalyConfig', () => {
   it('has documented defaults', () => {
     expect(loadAnomalyConfig({})).toEqual({
-      profileMax: 100_000,
+      profileMax: 50_000,
       profileTtlMs: 90 * 86_400_000,
       keyPrefix: 'ml:profile:v1:',
       casRetries: 8,

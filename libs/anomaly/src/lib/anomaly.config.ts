@@ -21,7 +21,7 @@ export interface AnomalyConfig {
 export function loadAnomalyConfig(source: Env = process.env): AnomalyConfig {
   const e = loadEnv(
     {
-      ANOMALY_PROFILE_MAX: env.int(100_000, { min: 1, max: 100_000_000 }),
+      ANOMALY_PROFILE_MAX: env.int(50_000, { min: 1, max: 100_000_000 }),
       ANOMALY_PROFILE_TTL_DAYS: env.number(90, { min: 0.001, max: 3650 }),
       ANOMALY_PROFILE_KEY_PREFIX: env.string('ml:profile:v1:'),
       ANOMALY_PROFILE_CAS_RETRIES: env.int(8, { min: 0, max: 100 }),
