@@ -21,3 +21,4 @@ export {
   type ProtocolModel,
 } from './lib/oip.types';
 export { loadInBackground, outcomeOf, type PredictionOutcome } from './lib/model-lifecycle';
+export { servePredictionRoutes, type PredictionHandler } from './lib/prediction-routes';

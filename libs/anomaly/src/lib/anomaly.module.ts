@@ -3,7 +3,7 @@ import { OIP_SERVER_INFO, OipController, PROTOCOL_MODELS } from '@ml/inference';
 import { METRICS_REGISTRY, type Registry } from '@ml/metrics';
 import { CircuitBreaker } from '@ml/resilience';
 import { ANOMALY_FILES, ANOMALY_OPTIONS, PROFILE_STORE } from './anomaly.constants';
-import { AnomalyController } from './anomaly.controller';
+import { AnomalyRoutes } from './anomaly.routes';
 import { AnomalyMetrics } from './anomaly.metrics';
 import { resolveAnomalyModel } from './anomaly.model';
 import { AnomalyProtocolModel } from './anomaly.protocol';
@@ -44,7 +44,7 @@ export class AnomalyModule {
   static forRoot(options: AnomalyOptions): DynamicModule {
     return {
       module: AnomalyModule,
-      controllers: [AnomalyController, OipController],
+      controllers: [OipController],
       providers: [
         { provide: ANOMALY_OPTIONS, useValue: options },
         {
@@ -54,6 +54,7 @@ export class AnomalyModule {
         { provide: AnomalyMetrics, useFactory: (registry: Registry) => new AnomalyMetrics(registry), inject: [METRICS_REGISTRY] },
         { provide: PROFILE_STORE, useFactory: (metrics: AnomalyMetrics) => createProfileStore(options, metrics), inject: [AnomalyMetrics] },
         AnomalyService,
+        AnomalyRoutes,
         {
           provide: PROTOCOL_MODELS,
           useFactory: (service: AnomalyService) => [new AnomalyProtocolModel(service)],

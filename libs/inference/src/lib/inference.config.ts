@@ -15,14 +15,19 @@ export interface InferenceConfig {
 /** `intent-classifier` -> `MODEL_VERSION_INTENT_CLASSIFIER`. */
 export const versionVariable = (model: string) => `MODEL_VERSION_${model.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
 
-export function loadInferenceConfig(model: string, source: Env = process.env): InferenceConfig {
+/**
+ * The inference slice of the environment. `defaults` lets a model app choose its own defaults
+ * where models differ (a tree ensemble takes 256-row runs as cheaply as 32; a text model's
+ * memory grows with the run), still overridable by the variables.
+ */
+export function loadInferenceConfig(model: string, source: Env = process.env, defaults: { maxBatchSize?: number } = {}): InferenceConfig {
   const pinVar = versionVariable(model);
   const e = loadEnv(
     {
       MODEL_DIR: env.string('models'),
       [pinVar]: env.optionalString(),
       INFERENCE_WORKERS: env.int(2, { min: 0, max: 16 }),
-      INFERENCE_MAX_BATCH: env.int(32, { min: 1, max: 1024 }),
+      INFERENCE_MAX_BATCH: env.int(defaults.maxBatchSize ?? 32, { min: 1, max: 1024 }),
       INFERENCE_MAX_DELAY_MS: env.number(0, { min: 0, max: 1000 }),
       INFERENCE_MAX_QUEUE: env.int(2048, { min: 1, max: 1_000_000 }),
     },

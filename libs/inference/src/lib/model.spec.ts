@@ -58,6 +58,10 @@ describe('inference config', () => {
     const o = loadInferenceConfig('tiny', { MODEL_DIR: root, MODEL_VERSION_TINY: '1.2.0', INFERENCE_WORKERS: '0', INFERENCE_MAX_BATCH: '8' });
     expect(o).toMatchObject({ modelDir: root, pinnedVersion: '1.2.0', workers: 0, maxBatchSize: 8 });
   });
+  it('takes a model app\'s own default batch size, which the variable still overrides', () => {
+    expect(loadInferenceConfig('tiny', {}, { maxBatchSize: 256 }).maxBatchSize).toBe(256);
+    expect(loadInferenceConfig('tiny', { INFERENCE_MAX_BATCH: '16' }, { maxBatchSize: 256 }).maxBatchSize).toBe(16);
+  });
   it('names a bad pin', () => {
     expect(() => loadInferenceConfig('tiny', { MODEL_VERSION_TINY: 'latest' })).toThrow('Invalid configuration: MODEL_VERSION_TINY');
     expect(() => loadInferenceConfig('tiny', { INFERENCE_WORKERS: '-1' })).toThrow('INFERENCE_WORKERS');

@@ -1,23 +1,13 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { IntentBatchDto, IntentQueryDto, REQUEST_TIMEOUT_HEADER, requestBudgetMs, validateBody, type IntentPrediction } from '@ml/contracts';
+import { IntentBatchDto, IntentQueryDto, requestBudgetMs, validateBody, type IntentPrediction } from '@ml/contracts';
+import { servePredictionRoutes } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { IntentService } from './intent.service';
 
-const headerOf = (request: FastifyRequest, name: string) => {
-  const value = request.headers[name];
-  return Array.isArray(value) ? value[0] : value;
-};
-
 /**
- * `POST /predict/intent` and `POST /predict/intent/batch`, served as plain Fastify routes inside the
- * Nest app: the hottest paths skip Nest's router (guards, pipes, interceptors, execution context),
- * which cost about as much per request as the rest of the pipeline. Everything else is the same as
- * for any route: the app's Fastify hooks (request id, security headers, access log, HTTP metrics,
- * in-flight tracking for graceful drain), its JSON parser and body limits, and its error handler,
- * which hands errors to the app's exception filter (problem+json). Bodies are validated with the
- * shared class-validator DTOs, as everywhere.
+ * `POST /predict/intent` and `POST /predict/intent/batch`, as plain Fastify routes inside the Nest
+ * app (see `servePredictionRoutes`); bodies are validated with the shared class-validator DTOs.
  */
 @Injectable()
 export class IntentRoutes implements OnModuleInit {
@@ -28,9 +18,10 @@ export class IntentRoutes implements OnModuleInit {
   ) {}
 
   onModuleInit() {
-    const fastify = this.adapterHost.httpAdapter.getInstance<FastifyInstance>();
-    fastify.post('/predict/intent', (request) => this.one(request.body, headerOf(request, REQUEST_TIMEOUT_HEADER)));
-    fastify.post('/predict/intent/batch', (request) => this.batch(request.body, headerOf(request, REQUEST_TIMEOUT_HEADER)));
+    servePredictionRoutes(this.adapterHost, {
+      '/predict/intent': (body, timeout) => this.one(body, timeout),
+      '/predict/intent/batch': (body, timeout) => this.batch(body, timeout),
+    });
   }
 
   async one(body: unknown, timeout?: string): Promise<IntentPrediction> {

@@ -1,20 +1,33 @@
-import { Body, Controller, Headers, HttpCode, Post } from '@nestjs/common';
-import { REQUEST_TIMEOUT_HEADER, TransactionBatchDto, TransactionDto, requestBudgetMs, validateBody, type AnomalyPrediction } from '@ml/contracts';
+import { Injectable, type OnModuleInit } from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { TransactionBatchDto, TransactionDto, requestBudgetMs, validateBody, type AnomalyPrediction } from '@ml/contracts';
 import { ValidationFailedError } from '@ml/errors';
+import { servePredictionRoutes } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
 import { AnomalyService } from './anomaly.service';
 import { transactionProblems } from './transaction.validation';
 
-@Controller('predict/anomaly')
-export class AnomalyController {
+/**
+ * `POST /predict/anomaly` and `POST /predict/anomaly/batch`, as plain Fastify routes inside the
+ * Nest app (see `servePredictionRoutes`): the shared DTOs first, then the rules that need
+ * configuration (maximum amount, future skew); nothing is scored or folded unless all of it holds.
+ */
+@Injectable()
+export class AnomalyRoutes implements OnModuleInit {
   constructor(
+    private readonly adapterHost: HttpAdapterHost,
     private readonly service: AnomalyService,
     private readonly metrics: PredictionMetrics,
   ) {}
 
-  @Post()
-  @HttpCode(200)
-  async one(@Body() body: unknown, @Headers(REQUEST_TIMEOUT_HEADER) timeout?: string): Promise<AnomalyPrediction> {
+  onModuleInit() {
+    servePredictionRoutes(this.adapterHost, {
+      '/predict/anomaly': (body, timeout) => this.one(body, timeout),
+      '/predict/anomaly/batch': (body, timeout) => this.batch(body, timeout),
+    });
+  }
+
+  async one(body: unknown, timeout?: string): Promise<AnomalyPrediction> {
     const dto = this.validate(TransactionDto, body);
     this.checkRules([dto], (f) => f);
     const [prediction] = await this.service.score([dto], requestBudgetMs(timeout, this.service.requestTimeoutMs));
@@ -22,9 +35,7 @@ export class AnomalyController {
   }
 
   /** 1..256 transactions in time order; each sees the earlier ones; one bad item rejects them all. */
-  @Post('batch')
-  @HttpCode(200)
-  async batch(@Body() body: unknown, @Headers(REQUEST_TIMEOUT_HEADER) timeout?: string): Promise<{ predictions: AnomalyPrediction[] }> {
+  async batch(body: unknown, timeout?: string): Promise<{ predictions: AnomalyPrediction[] }> {
     const dto = this.validate(TransactionBatchDto, body);
     this.checkRules(dto.transactions, (f, i) => `transactions[${i}].${f}`);
     const predictions = await this.service.score(dto.transactions, requestBudgetMs(timeout, this.service.requestTimeoutMs));
