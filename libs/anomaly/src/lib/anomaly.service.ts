@@ -118,18 +118,7 @@ export class AnomalyService implements OnApplicationBootstrap, OnApplicationShut
   }
 
   private wireMetrics(detector: AnomalyDetector) {
-    const m = this.metrics;
-    detector.onPrediction((e) => {
-      m.total.inc({ model: e.model, status: e.status });
-      if (e.status === 'success') {
-        m.latency.observe({ model: e.model }, e.latencySeconds);
-        if (e.score !== undefined) m.confidence.observe({ model: e.model }, e.score);
-      }
-    });
-    detector.model.onBatch((b) => {
-      m.batchSize.observe({ model: b.model }, b.size);
-      m.runDuration.observe({ model: b.model }, b.runMs / 1000);
-      for (const w of b.queueWaitMs) m.queueWait.observe({ model: b.model }, w / 1000);
-    });
+    detector.onPrediction((e) => this.metrics.recordPrediction({ ...e, confidence: e.score }));
+    detector.model.onBatch((b) => this.metrics.recordBatch(b));
   }
 }

@@ -77,18 +77,7 @@ export class IntentService implements OnApplicationBootstrap, OnApplicationShutd
   }
 
   private wireMetrics(classifier: IntentClassifier) {
-    const m = this.metrics;
-    classifier.onPrediction((e) => {
-      m.total.inc({ model: e.model, status: e.status });
-      if (e.status === 'success') {
-        m.latency.observe({ model: e.model }, e.latencySeconds);
-        if (e.confidence !== undefined) m.confidence.observe({ model: e.model }, e.confidence);
-      }
-    });
-    classifier.model.onBatch((b) => {
-      m.batchSize.observe({ model: b.model }, b.size);
-      m.runDuration.observe({ model: b.model }, b.runMs / 1000);
-      for (const w of b.queueWaitMs) m.queueWait.observe({ model: b.model }, w / 1000);
-    });
+    classifier.onPrediction((e) => this.metrics.recordPrediction(e));
+    classifier.model.onBatch((b) => this.metrics.recordBatch(b));
   }
 }

@@ -81,3 +81,34 @@ describe('MetricsModule', () => {
     ]);
   });
 });
+
+describe('PredictionMetrics', () => {
+  const valueOf = async (registry: Registry, name: string, labels: Record<string, string> = {}) => {
+    const metric = (await registry.getMetricsAsJSON()).find((m) => m.name === name);
+    const sample = metric?.values.find((v) => Object.entries(labels).every(([k, l]) => String(v.labels[k]) === l));
+    return sample?.value;
+  };
+
+  it('counts every outcome, and latency and confidence for successes only', async () => {
+    const registry = new Registry();
+    const m = new PredictionMetrics(registry);
+    m.recordPrediction({ model: 'x', status: 'success', latencySeconds: 0.002, confidence: 0.9 });
+    m.recordPrediction({ model: 'x', status: 'success', latencySeconds: 0.004 });
+    m.recordPrediction({ model: 'x', status: 'timeout', latencySeconds: 1, confidence: 0.1 });
+    expect(await valueOf(registry, 'ml_prediction_total', { model: 'x', status: 'success' })).toBe(2);
+    expect(await valueOf(registry, 'ml_prediction_total', { model: 'x', status: 'timeout' })).toBe(1);
+    expect(await valueOf(registry, 'ml_prediction_latency_seconds', { model: 'x', le: '+Inf' })).toBe(2);
+    expect(await valueOf(registry, 'ml_prediction_confidence', { model: 'x', le: '+Inf' })).toBe(1);
+  });
+
+  it('records a run: its size, its duration in seconds and one queue wait per item', async () => {
+    const registry = new Registry();
+    const m = new PredictionMetrics(registry);
+    m.recordBatch({ model: 'x', size: 3, runMs: 4, queueWaitMs: [0, 0.5, 2] });
+    expect(await valueOf(registry, 'ml_inference_batch_size', { model: 'x', le: '4' })).toBe(1);
+    expect(await valueOf(registry, 'ml_inference_run_seconds', { model: 'x', le: '0.005' })).toBe(1);
+    expect(await valueOf(registry, 'ml_inference_run_seconds', { model: 'x', le: '0.0025' })).toBe(0);
+    expect(await valueOf(registry, 'ml_inference_queue_wait_seconds', { model: 'x', le: '+Inf' })).toBe(3);
+    expect(await valueOf(registry, 'ml_inference_queue_wait_seconds', { model: 'x', le: '0.0005' })).toBe(2);
+  });
+});

@@ -65,4 +65,19 @@ export class PredictionMetrics {
       registers,
     });
   }
+
+  /** One prediction's outcome; latency and confidence (or score) count for successes only. */
+  recordPrediction(e: { model: string; status: Exclude<PredictionStatus, 'invalid'>; latencySeconds: number; confidence?: number }): void {
+    this.total.inc({ model: e.model, status: e.status });
+    if (e.status !== 'success') return;
+    this.latency.observe({ model: e.model }, e.latencySeconds);
+    if (e.confidence !== undefined) this.confidence.observe({ model: e.model }, e.confidence);
+  }
+
+  /** One inference run: its size, its duration and how long each of its items waited in the queue. */
+  recordBatch(b: { model: string; size: number; runMs: number; queueWaitMs: readonly number[] }): void {
+    this.batchSize.observe({ model: b.model }, b.size);
+    this.runDuration.observe({ model: b.model }, b.runMs / 1000);
+    for (const w of b.queueWaitMs) this.queueWait.observe({ model: b.model }, w / 1000);
+  }
 }
