@@ -1,22 +1,8 @@
-export const MERCHANT_CATEGORIES = [
-  'grocery',
-  'restaurants',
-  'gas_transport',
-  'shopping',
-  'entertainment',
-  'health_fitness',
-  'home',
-  'kids_pets',
-  'personal_care',
-  'travel',
-  'misc',
-] as const;
+import type { Channel, MerchantCategory } from '@ml/contracts';
 
-export type MerchantCategory = (typeof MERCHANT_CATEGORIES)[number];
-
-export const CHANNELS = ['online', 'in_store', 'atm'] as const;
-
-export type Channel = (typeof CHANNELS)[number];
+// The contract owns the category and channel lists; feature codes are their indices, so there is
+// exactly one list to keep in order.
+export { CHANNELS, MERCHANT_CATEGORIES, type Channel, type MerchantCategory } from '@ml/contracts';
 
 /** WGS84 coordinates in decimal degrees. */
 export interface GeoPoint {

@@ -8,9 +8,8 @@
  * from the app's, so this is the one place a benchmark imports a workspace library.
  */
 // The baseline must receive exactly the features the app computes; copying the feature code into
-// the benchmark would let the two drift apart, so the library is imported from source.
-// eslint-disable-next-line @nx/enforce-module-boundaries
-import { computeFeatures, FEATURE_COUNT, foldTransaction, type UserProfile } from '../../../../libs/anomaly-features/src';
+// the benchmark would let the two drift apart, so the library itself is imported.
+import { computeFeatures, FEATURE_COUNT, foldTransaction, type UserProfile } from '@ml/anomaly-features';
 import type { TransactionStream } from './transactions';
 
 export { FEATURE_COUNT };

@@ -14,25 +14,14 @@
  *   heavy users, many light ones), categories they use, online share, whether the issuer sends a
  *   home location, whether timestamps carry a local offset.
  *
- * Nothing here imports the workspace libraries: the shape matches the detector's transaction
- * contract (docs/ARCHITECTURE.md) and the categories and channels it accepts.
+ * The shape is the detector's transaction contract (docs/ARCHITECTURE.md); the categories and
+ * channels come from the contract lib itself.
  */
+import { MERCHANT_CATEGORIES, type Channel, type MerchantCategory } from '@ml/contracts';
 
-export const CATEGORIES = [
-  'grocery',
-  'restaurants',
-  'gas_transport',
-  'shopping',
-  'entertainment',
-  'health_fitness',
-  'home',
-  'kids_pets',
-  'personal_care',
-  'travel',
-  'misc',
-] as const;
-export type Category = (typeof CATEGORIES)[number];
-export type Channel = 'online' | 'in_store' | 'atm';
+/** The contract's categories, in the contract's order (the detector's feature codes are their indices). */
+export const CATEGORIES = MERCHANT_CATEGORIES;
+export type Category = MerchantCategory;
 
 /** The detector's transaction body (one item of `/predict/anomaly/batch`). */
 export interface BenchTransaction {
