@@ -1,2 +1,2 @@
-export { LoggingModule, PINO_LOGGER, REDACTED_PATHS, createPino, installRequestLogging, type LoggingOptions } from './lib/logging.module';
-export { AppLogger, requestContext, type RequestLogContext } from './lib/app.logger';
+export { LoggingModule, type LoggingOptions } from './lib/logging.module';
+export { AppLogger } from './lib/app.logger';

@@ -20,7 +20,7 @@ export interface LoggingOptions {
   requestContext?: boolean;
 }
 
-/** The process's root pino logger (inject it for hot paths that log with their own fields). */
+/** The process's root pino logger, provided by this module. */
 export const PINO_LOGGER = Symbol('PINO_LOGGER');
 const LOGGING_OPTIONS = Symbol('LOGGING_OPTIONS');
 
