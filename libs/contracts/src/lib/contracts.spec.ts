@@ -16,7 +16,7 @@ const errorsOf = (dto: new () => object, body: unknown) => {
 describe('IntentQueryDto', () => {
   it('accepts a query and keeps the text exactly as written', () => {
     const dto = validateBody(IntentQueryDto, { query: '  My card   is LOST!  ' });
-    expect(dto).toBeInstanceOf(IntentQueryDto);
+    expect(dto).toEqual({ query: '  My card   is LOST!  ' });
     expect(dto.query).toBe('  My card   is LOST!  ');
   });
 
@@ -39,6 +39,17 @@ describe('IntentQueryDto', () => {
   it('rejects extra fields by name', () => {
     expect(errorsOf(IntentQueryDto, { query: 'hi', admin: true })).toEqual([
       { field: 'admin', message: 'property admin should not exist' },
+    ]);
+  });
+
+  // class-transformer silently drops a "constructor" key, and throws a TypeError on some values.
+  it.each([['x'], [[1]], [{ prototype: {} }]])('rejects a "constructor" field as extra (value %j), at any depth', (value) => {
+    expect(errorsOf(IntentQueryDto, JSON.parse(JSON.stringify({ query: 'hi', constructor: value })))).toEqual([
+      { field: 'constructor', message: 'property constructor should not exist' },
+    ]);
+    expect(errorsOf(IntentBatchDto, { queries: ['a', ''], constructor: value })).toEqual([
+      { field: 'constructor', message: 'property constructor should not exist' },
+      { field: 'queries[1]', message: 'must not be empty or only whitespace' },
     ]);
   });
 

@@ -1,6 +1,7 @@
 import { ValidationFailedError, type FieldError } from '@ml/errors';
 import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
+import { acceptanceCheck } from './fast-acceptance';
 
 /** Messages of per-item failures are encoded as `[i] message` lines by the item constraints. */
 const ITEM_PREFIX = /^\[(\d+)\] (.*)$/;
@@ -24,26 +25,57 @@ function flatten(errors: ValidationError[], parent = ''): FieldError[] {
 /**
  * Validates a parsed JSON body against a DTO class: unknown fields are errors, nothing is coerced,
  * and every problem is reported with its field path (`queries[3]`, `transactions[0].amount`).
- * Returns the typed instance or throws {@link ValidationFailedError} (422), after calling
+ * Returns the validated data or throws {@link ValidationFailedError} (422), after calling
  * `onInvalid` (a metric, say) when given.
+ *
+ * A body the DTO's compiled check accepts (see fast-acceptance.ts: class-validator's own
+ * constraints without its general executor) is returned as it was parsed: it holds exactly the
+ * DTO's fields. Anything else goes through class-transformer and class-validator, which decide
+ * and word the errors.
  */
 export function validateBody<T extends object>(dto: ClassConstructor<T>, body: unknown, onInvalid?: () => void): T {
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     onInvalid?.();
     throw new ValidationFailedError([{ field: '', message: 'the body must be a JSON object' }]);
   }
-  const instance = plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: false });
+  if (acceptanceCheck(dto)?.(body as Record<string, unknown>)) return body as T;
+  const fields = generalProblems(dto, body);
+  if (fields.length) {
+    onInvalid?.();
+    throw new ValidationFailedError(fields);
+  }
+  return plainToInstance(dto, body, { enableImplicitConversion: false, exposeDefaultValues: false });
+}
+
+/** Every problem class-validator finds in `body`, sorted by field path; [] when there is none. */
+export function generalProblems(dto: ClassConstructor<object>, body: object): FieldError[] {
+  // class-transformer drops a `constructor` key before class-validator could see it, and throws on
+  // some of them ({"constructor": [1]}): report those keys and validate the rest without them.
+  const poisoned = constructorKeys(body, '');
+  const instance = plainToInstance(dto, poisoned.length ? withoutConstructorKeys(body) : body, { enableImplicitConversion: false, exposeDefaultValues: false });
   const errors = validateSync(instance as object, {
     whitelist: true,
     forbidNonWhitelisted: true,
     forbidUnknownValues: true,
     validationError: { target: false, value: false },
   });
-  if (errors.length) {
-    const fields = flatten(errors);
-    fields.sort((a, b) => a.field.localeCompare(b.field, 'en', { numeric: true }));
-    onInvalid?.();
-    throw new ValidationFailedError(fields);
+  return [...flatten(errors), ...poisoned].sort((a, b) => a.field.localeCompare(b.field, 'en', { numeric: true }));
+}
+
+function withoutConstructorKeys(value: unknown): unknown {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map(withoutConstructorKeys);
+  return Object.fromEntries(Object.entries(value).filter(([k]) => k !== 'constructor').map(([k, v]) => [k, withoutConstructorKeys(v)]));
+}
+
+function constructorKeys(value: unknown, path: string): FieldError[] {
+  if (value === null || typeof value !== 'object') return [];
+  if (Array.isArray(value)) return value.flatMap((v, i) => constructorKeys(v, `${path}[${i}]`));
+  const out: FieldError[] = [];
+  for (const [key, v] of Object.entries(value)) {
+    const field = path ? `${path}.${key}` : key;
+    if (key === 'constructor') out.push({ field, message: 'property constructor should not exist' });
+    else out.push(...constructorKeys(v, field));
   }
-  return instance;
+  return out;
 }
