@@ -139,9 +139,11 @@ describe('parseTrustProxy', () => {
     expect(parseTrustProxy(undefined)).toBe(false);
     expect(parseTrustProxy(' ')).toBe(false);
   });
-  it('accepts a hop count and IP/CIDR lists (v4 and v6)', () => {
-    expect(parseTrustProxy('2')).toBe(2);
+  it('accepts IP/CIDR lists (v4 and v6)', () => {
     expect(parseTrustProxy('127.0.0.1,::1,fd00::/8')).toEqual(['127.0.0.1', '::1', 'fd00::/8']);
+  });
+  it('refuses a bare hop count: it would believe any client', () => {
+    expect(fail(() => parseTrustProxy('2')).message).toMatch(/hop count/);
   });
   it.each(['10.0.0.0/33', '::1/129', 'proxy.local', '1.2.3.4/8/9', '10.0.0.0/x'])('rejects %p', (v) => {
     expect(fail(() => parseTrustProxy(v)).variable).toBe('TRUST_PROXY');

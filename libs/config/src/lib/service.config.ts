@@ -23,7 +23,7 @@ export interface ServiceConfig {
    */
   logRequestContext: boolean;
   /** false = trust no proxy; a hop count; or the IPs/CIDRs whose X-Forwarded-For is believed. */
-  trustProxy: false | number | string[];
+  trustProxy: false | string[];
 }
 
 export function loadServiceConfig(defaultPort: number, env: Env = process.env): ServiceConfig {
