@@ -2,6 +2,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { MemoryCounterStore } from './memory.counter-store';
 import { RateLimitConfigError } from './rate-limit.errors';
+import { secondsUntilReset } from './rate-limit.types';
 
 class FakeClock {
   t = 1_000;
@@ -141,4 +142,12 @@ describe('MemoryCounterStore memory with 1e5 distinct trackers', () => {
       store.close();
     }
   }, 30_000);
+});
+
+describe('secondsUntilReset', () => {
+  it('rounds up to whole seconds, forgiving float noise of a monotonic clock', () => {
+    const t0 = 2571.610135300001; // performance.now()-like: (t0 + 2000) - t0 is 2000.0000000000005
+    expect(secondsUntilReset(t0 + 2000 - t0)).toBe(2);
+    expect([0, 0.5, 999, 1000, 1000.5, 1999, 2000].map(secondsUntilReset)).toEqual([0, 1, 1, 1, 2, 2, 2]);
+  });
 });

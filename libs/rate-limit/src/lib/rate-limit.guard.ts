@@ -13,7 +13,7 @@ import { RATE_LIMIT_COST, SKIP_RATE_LIMIT, normaliseCost, type CostRequest, type
 import { RateLimitedError } from './rate-limit.errors';
 import { policyHeader, rateLimitHeader } from './rate-limit.headers';
 import { RateLimitService } from './rate-limit.service';
-import type { Tracker } from './rate-limit.types';
+import { secondsUntilReset, type Tracker } from './rate-limit.types';
 
 type MetadataKey = Parameters<Reflector['getAllAndOverride']>[0];
 type MetadataTargets = Parameters<Reflector['getAllAndOverride']>[1];
@@ -99,7 +99,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const result = await this.limiter.consume(key, cost, limit, ttl);
 
     const windowSeconds = Math.ceil(ttl / 1000);
-    const resetSeconds = Math.ceil(result.resetMs / 1000);
+    const resetSeconds = secondsUntilReset(result.resetMs);
     const remaining = Math.max(0, limit - result.count);
     this.setResponseHeader(res, 'RateLimit-Policy', policyHeader(name, limit, windowSeconds));
     this.setResponseHeader(res, 'RateLimit', rateLimitHeader(name, remaining, resetSeconds));

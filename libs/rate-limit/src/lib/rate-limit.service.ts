@@ -6,12 +6,13 @@ import { Listeners } from './rate-limit.listeners';
 import { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory.counter-store';
 import { RateLimitConfigError } from './rate-limit.errors';
 import { RedisCounterStore } from './redis.counter-store';
-import type {
-  ConsumeResult,
-  DegradedListener,
-  RejectionEvent,
-  RejectionListener,
-  Unsubscribe,
+import {
+  secondsUntilReset,
+  type ConsumeResult,
+  type DegradedListener,
+  type RejectionEvent,
+  type RejectionListener,
+  type Unsubscribe,
 } from './rate-limit.types';
 
 /** Settings of the rate limiter; `requests` and `windowSeconds` usually come from `loadRateLimitConfig`. */
@@ -132,7 +133,7 @@ export class RateLimitService implements ThrottlerStorage, OnModuleDestroy {
   /** ThrottlerStorage: one unit per call; `ttl` is the window in ms. Blocking lasts until the window ends. */
   async increment(key: string, ttl: number, limit: number, _blockDuration: number, _throttlerName: string) {
     const r = await this.consume(key, 1, limit, ttl);
-    const seconds = Math.ceil(r.resetMs / 1000);
+    const seconds = secondsUntilReset(r.resetMs);
     return {
       totalHits: r.allowed ? r.count : r.count + 1,
       timeToExpire: seconds,

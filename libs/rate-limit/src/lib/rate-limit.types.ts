@@ -38,3 +38,11 @@ export type Unsubscribe = () => void;
 export interface Clock {
   now(): number;
 }
+
+/**
+ * Whole seconds until a window resets, rounded up. A monotonic clock's float arithmetic can leave
+ * a fresh 2 s window at 2000.0000000002 ms: a nanosecond's tolerance keeps that at 2.
+ */
+export function secondsUntilReset(resetMs: number): number {
+  return Math.max(0, Math.ceil(resetMs / 1000 - 1e-6));
+}
