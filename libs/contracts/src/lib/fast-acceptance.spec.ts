@@ -80,7 +80,7 @@ function mutate(r: ReturnType<typeof random>, body: unknown, depth = 0): void {
   else holder[r.pick(['extra', 'constructor', 'lat', 'query', 'amount', '0'])] = anyValue(r);
 }
 
-function bodyFor(dto: Function, r: ReturnType<typeof random>, i: number): Record<string, unknown> {
+function bodyFor(dto: unknown, r: ReturnType<typeof random>, i: number): Record<string, unknown> {
   switch (dto) {
     case TransactionDto:
       return validTransaction(r, i);

@@ -2,7 +2,6 @@ import { getMetadataStorage, ValidationTypes, type ValidationArguments } from 'c
 
 // Where class-transformer keeps `@Type` (the same storage plainToInstance reads). The package has
 // no exports map and ships this module's types under types/.
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { defaultMetadataStorage } = require('class-transformer/cjs/storage') as typeof import('class-transformer/types/storage');
 
 /**
@@ -29,11 +28,15 @@ export type AcceptanceCheck = (body: Record<string, unknown>) => boolean;
 
 type ValueCheck = (object: object, value: unknown) => boolean;
 
+/** A DTO class, as class-validator and class-transformer key their metadata. */
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type -- the libraries' own key type
+type DtoClass = Function;
+
 interface ConstraintInstance {
   validate(value: unknown, args: ValidationArguments): unknown;
 }
 
-const compiled = new WeakMap<Function, AcceptanceCheck | null>();
+const compiled = new WeakMap<DtoClass, AcceptanceCheck | null>();
 
 class NotCompilable extends Error {}
 
@@ -41,7 +44,7 @@ const isCollection = (v: unknown): v is unknown[] | Set<unknown> | Map<unknown, 
 const itemsOf = (v: unknown[] | Set<unknown> | Map<unknown, unknown>): unknown[] => (Array.isArray(v) ? v : [...v.values()]);
 
 /** The compiled check for `dto`, or undefined when it can only be validated the general way. */
-export function acceptanceCheck(dto: Function): AcceptanceCheck | undefined {
+export function acceptanceCheck(dto: DtoClass): AcceptanceCheck | undefined {
   let check = compiled.get(dto);
   if (check === undefined) {
     try {
@@ -55,7 +58,7 @@ export function acceptanceCheck(dto: Function): AcceptanceCheck | undefined {
   return check ?? undefined;
 }
 
-function compileClass(dto: Function, inProgress: Map<Function, AcceptanceCheck>): AcceptanceCheck {
+function compileClass(dto: DtoClass, inProgress: Map<DtoClass, AcceptanceCheck>): AcceptanceCheck {
   const existing = inProgress.get(dto);
   if (existing) return existing;
   const storage = getMetadataStorage();
@@ -119,7 +122,7 @@ function compileCustom(m: ReturnType<ReturnType<typeof getMetadataStorage>['getT
   if (constraints.length === 0 || constraints.some((c) => c.async)) throw new NotCompilable();
   const instances = constraints.map((c) => c.instance as ConstraintInstance);
   const validateIf = m.validateIf;
-  const targetName = (m.target as Function).name;
+  const targetName = (m.target as DtoClass).name;
   const valid = (result: unknown) => result === true || (result !== false && typeof (result as Promise<unknown>)?.then !== 'function' && Boolean(result));
   return (object, value) => {
     if (validateIf && !validateIf(object, value)) return true;
@@ -139,7 +142,7 @@ function compileCustom(m: ReturnType<ReturnType<typeof getMetadataStorage>['getT
  * `@ValidateNested`: undefined passes; a collection's items are each checked (recursively); an
  * object is checked against the class `@Type` names; anything else is an error.
  */
-function compileNested(dto: Function, property: string, inProgress: Map<Function, AcceptanceCheck>): ValueCheck {
+function compileNested(dto: DtoClass, property: string, inProgress: Map<DtoClass, AcceptanceCheck>): ValueCheck {
   const type = defaultMetadataStorage.findTypeMetadata(dto, property);
   if (!type || type.options?.discriminator) throw new NotCompilable();
   const target = type.typeFunction();
