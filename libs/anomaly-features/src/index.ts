@@ -15,9 +15,13 @@ export { FX_TO_USD } from './lib/fx.rates';
 export type { AmountStats, Place, UserProfile } from './lib/user-profile';
 export {
   PROFILE_VERSION,
+  foldInto,
   foldTransaction,
+  hasFolded,
   isUserProfile,
 } from './lib/user-profile';
+export type { NormalizedTx } from './lib/transaction.normalize';
+export { normalizeTransaction } from './lib/transaction.normalize';
 export type { FeatureName, FeatureVector } from './lib/features.compute';
 export {
   FEATURE_COUNT,

@@ -63,6 +63,8 @@ export const FEATURE_COUNT: number = FEATURE_NAMES.length;
 export interface FeatureVector {
   readonly vector: Float32Array;
   readonly names: readonly FeatureName[];
+  /** The transaction as the features saw it (reasons and folds reuse it instead of parsing again). */
+  readonly tx?: NormalizedTx;
 }
 
 const INDEX: Readonly<Record<FeatureName, number>> = Object.freeze(
@@ -209,7 +211,7 @@ export function computeNormalized(
     v[INDEX.log_minutes_since_last] = Math.log1p(MAX_MINUTES);
     v[INDEX.spend_24h_ratio] = 1;
     v[INDEX.no_profile] = 1;
-    return { vector: v, names: FEATURE_NAMES };
+    return { vector: v, names: FEATURE_NAMES, tx };
   }
 
   const user = hist.amount;
@@ -276,7 +278,7 @@ export function computeNormalized(
 
   v[INDEX.history_size] = hist.n;
   v[INDEX.account_age_days] = Math.max(0, (t - hist.first) / DAY_MS);
-  return { vector: v, names: FEATURE_NAMES };
+  return { vector: v, names: FEATURE_NAMES, tx };
 }
 
 /**

@@ -270,6 +270,11 @@ function historySentence(ctx: Ctx): string {
   return `little history for this customer: ${ctx.hist.n} earlier transactions over ${duration(ctx.f('account_age_days') * 86_400_000)}`;
 }
 
+/** Each group with its features' indices, in REASON_GROUPS order (ties keep that order). */
+const GROUP_INDICES: readonly (readonly [ReasonGroup, Int32Array])[] = (
+  Object.keys(REASON_GROUPS) as ReasonGroup[]
+).map((g) => [g, Int32Array.from(REASON_GROUPS[g], (n) => featureIndex(n))]);
+
 const SENTENCES: Record<ReasonGroup, (ctx: Ctx) => string> = {
   amount: amountSentence,
   category: categorySentence,
@@ -311,27 +316,23 @@ export function rankReasons(
   }
   const hist = profile && profile.n > 0 ? profile : undefined;
   const ctx: Ctx = {
-    tx: normalizeTransaction(tx),
+    tx: features.tx ?? normalizeTransaction(tx),
     f: (name) => features.vector[featureIndex(name)],
     c: (name) => contributions[featureIndex(name)],
     hist,
     degraded: options.degraded ?? false,
   };
   const min = options.minContribution ?? 0.05;
-  const groups = Object.keys(REASON_GROUPS) as ReasonGroup[];
-  const scored = groups
-    .map((group) => ({
-      group,
-      contribution: REASON_GROUPS[group].reduce((s, n) => s + ctx.c(n), 0),
-    }))
-    .filter((g) => g.contribution >= min && g.contribution > 0)
-    .sort(
-      (a, b) =>
-        b.contribution - a.contribution ||
-        groups.indexOf(a.group) - groups.indexOf(b.group),
-    )
-    .slice(0, options.maxReasons ?? 5);
-  return scored.map((g) => ({ ...g, sentence: SENTENCES[g.group](ctx) }));
+  const scored: { group: ReasonGroup; contribution: number; order: number }[] = [];
+  GROUP_INDICES.forEach(([group, indices], order) => {
+    let contribution = 0;
+    for (let i = 0; i < indices.length; i++) contribution += contributions[indices[i]];
+    if (contribution >= min && contribution > 0) scored.push({ group, contribution, order });
+  });
+  scored.sort((a, b) => b.contribution - a.contribution || a.order - b.order);
+  return scored
+    .slice(0, options.maxReasons ?? 5)
+    .map(({ group, contribution }) => ({ group, contribution, sentence: SENTENCES[group](ctx) }));
 }
 
 /** Plain sentences a fraud analyst can act on, strongest first (see rankReasons). */

@@ -301,6 +301,11 @@ function hasId(ids: readonly string[], id: string): boolean {
   return false;
 }
 
+/** True when `transactionId` is among the latest RECENT_IDS folded into `profile`. */
+export function hasFolded(profile: UserProfile | undefined, transactionId: string): boolean {
+  return profile !== undefined && hasId(profile.ids, transactionId);
+}
+
 /**
  * Folds one transaction into a customer's profile and returns the new profile; the input is
  * never modified. Folding a transaction id already among the latest RECENT_IDS returns the
@@ -313,6 +318,20 @@ export function foldTransaction(
   const n = normalizeTransaction(tx);
   if (profile && hasId(profile.ids, n.id)) return profile;
   return fold(profile ? cloneProfile(profile) : newProfile(n.ts), n);
+}
+
+/**
+ * foldTransaction without the copy, for whoever owns the profile (a store writing it back):
+ * `profile` itself is modified and returned (a new one is made when there is none). `tx` is the
+ * normalized transaction (`computeFeatures(...).tx`). A transaction id already folded leaves the
+ * profile as it was.
+ */
+export function foldInto(
+  profile: UserProfile | undefined,
+  tx: NormalizedTx,
+): UserProfile {
+  if (profile && hasId(profile.ids, tx.id)) return profile;
+  return fold(profile ?? newProfile(tx.ts), tx);
 }
 
 function isNum(x: unknown): x is number {

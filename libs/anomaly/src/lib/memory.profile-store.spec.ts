@@ -7,7 +7,11 @@ import { MemoryProfileStore } from './memory.profile-store';
 import type { ProfileUpdate, StoredProfile } from './profile.store';
 
 const DAY = 86_400_000;
-const fold = (id: string, user = 'u1') => (p: UserProfile | undefined) => foldTransaction(p, tx({ transaction_id: id, user_id: user }));
+/** An update's apply: the new profile, or undefined for a transaction already folded. */
+const fold = (id: string, user = 'u1') => (p: UserProfile | undefined) => {
+  const next = foldTransaction(p, tx({ transaction_id: id, user_id: user }));
+  return next === p ? undefined : next;
+};
 
 describe('MemoryProfileStore', () => {
   it('refuses a bound or TTL it cannot work with', () => {

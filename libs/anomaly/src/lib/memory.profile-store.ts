@@ -20,8 +20,8 @@ interface Entry {
 /**
  * Customer history in process memory (the embedded default, one replica): a bounded LRU with a
  * TTL refreshed by every write, so memory stays flat however many customers pass through.
- * Profiles are kept as the objects the scorer folded (never copied, never modified), which keeps
- * reads and writes free of serialisation.
+ * Profiles are kept as the objects the scorer folds into (never copied), which keeps reads and
+ * writes free of serialisation and of garbage.
  */
 export class MemoryProfileStore implements ProfileStore {
   readonly mode = 'memory' as const;
@@ -66,20 +66,13 @@ export class MemoryProfileStore implements ProfileStore {
       const e = this.lru.get(u.userId);
       const rev = e?.rev ?? 0;
       const current = e?.profile;
-      let next: UserProfile;
-      if (rev === u.base.rev) {
-        next = u.apply(u.base.profile);
-        if (next === u.base.profile) {
-          result.unchanged++;
-          continue;
-        }
-      } else {
-        result.conflicts++;
-        next = u.apply(current);
-        if (next === current) {
-          result.unchanged++;
-          continue;
-        }
+      if (rev !== u.base.rev) result.conflicts++;
+      // The live profile is folded in place: the scorer holds this customer's lock and has
+      // already worded its answers, so nobody reads it meanwhile.
+      const next = u.apply(rev === u.base.rev ? u.base.profile : current);
+      if (next === undefined) {
+        result.unchanged++;
+        continue;
       }
       this.lru.set(u.userId, { rev: rev + 1, profile: next });
       result.written++;

@@ -14,11 +14,13 @@ export interface ProfileUpdate {
   /** What `load` returned for this customer. */
   readonly base: StoredProfile;
   /**
-   * Builds the new profile from the stored one. Run again on whatever is stored when the
-   * revision moved in between (another replica wrote), so it must be a pure fold. Returning its
-   * argument unchanged means there is nothing to write (e.g. only duplicate transactions).
+   * Builds the new profile from the stored one: it may fold into `current` in place (the store
+   * hands it a profile that is written back or dropped, and read by nobody meanwhile) and
+   * returns the profile to write, or undefined when there is nothing to write (only duplicate
+   * transactions). Run again on whatever is stored when the revision moved in between (another
+   * replica wrote), so it must only fold this update's transactions.
    */
-  readonly apply: (current: UserProfile | undefined) => UserProfile;
+  readonly apply: (current: UserProfile | undefined) => UserProfile | undefined;
 }
 
 export type FoldFailure = 'conflict' | 'unavailable';
@@ -43,8 +45,9 @@ export interface ProfileStoreStatus {
 
 /**
  * Where customer history lives. Reads hand out profiles that must not be modified (fold them with
- * `foldTransaction`, which returns new objects); writes are compare-and-set per customer so that
- * concurrent replicas never lose each other's transactions.
+ * `foldTransaction`, which returns new objects), except by an update's `apply` inside `commit`;
+ * writes are compare-and-set per customer so that concurrent replicas never lose each other's
+ * transactions.
  */
 export interface ProfileStore {
   readonly mode: 'memory' | 'redis';

@@ -9,7 +9,11 @@ import type { StoredProfile } from './profile.store';
 import { RedisProfileStore } from './redis.profile-store';
 
 const DAY = 86_400_000;
-const fold = (id: string, user = 'u1') => (p: UserProfile | undefined) => foldTransaction(p, tx({ transaction_id: id, user_id: user }));
+/** An update's apply: the new profile, or undefined for a transaction already folded. */
+const fold = (id: string, user = 'u1') => (p: UserProfile | undefined) => {
+  const next = foldTransaction(p, tx({ transaction_id: id, user_id: user }));
+  return next === p ? undefined : next;
+};
 const breaker = (threshold = 3, openMs = 2000) => new CircuitBreaker({ name: 'redis-profiles', failureThreshold: threshold, openMs });
 
 beforeAll(() => Logger.overrideLogger(false));

@@ -181,7 +181,7 @@ export class RedisProfileStore implements ProfileStore {
     let base = u.base;
     for (let attempt = 0; ; attempt++) {
       const next = u.apply(base.profile);
-      if (next === base.profile) {
+      if (next === undefined) {
         result.unchanged++;
         return;
       }

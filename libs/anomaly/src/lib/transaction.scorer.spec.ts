@@ -49,7 +49,8 @@ describe('TransactionScorer', () => {
     await scorer.score(groceryHistory('u1', 10), 5000);
     const odd = tx({ transaction_id: 'dup', user_id: 'u1', amount: 900, channel: 'online', merchant_category: 'shopping' });
     const [a] = await scorer.score([odd], 1000);
-    const afterFirst = (await store.load(['u1'])).get('u1');
+    // A deep copy: the store folds into the very profile object it holds.
+    const afterFirst = structuredClone((await store.load(['u1'])).get('u1'));
     const [b] = await scorer.score([odd], 1000);
     const afterSecond = (await store.load(['u1'])).get('u1');
     expect(afterFirst?.profile?.n).toBe(11);
@@ -78,6 +79,42 @@ describe('TransactionScorer', () => {
     expect(stored.get('u2')?.profile?.n).toBe(1);
     expect(outcomes.at(-1)?.transactions).toBe(3);
     expect(await scorer.score([], 1000)).toEqual([]);
+  });
+
+  it('words every answer from the history before its transaction, though the stored profile is folded in place', async () => {
+    const { store, scorer } = setup();
+    await scorer.score(groceryHistory('u1', 5), 5000);
+    const seen: (number | undefined)[] = [];
+    const recording = new TransactionScorer({
+      store,
+      model: {
+        scores: (rows, budget) => detector.scores(rows, budget),
+        present: (t, f, profile, score, degraded) => {
+          seen.push(profile?.n);
+          return detector.present(t, f, profile, score, degraded);
+        },
+      },
+    });
+    const live = (await store.load(['u1'])).get('u1')?.profile;
+    await recording.score([tx({ transaction_id: 'a', user_id: 'u1', timestamp: iso(daysAgo(1)) }), tx({ transaction_id: 'b', user_id: 'u1', timestamp: iso(daysAgo(1) + 60_000) })], 1000);
+    expect(seen).toEqual([5, 6]);
+    const after = (await store.load(['u1'])).get('u1');
+    expect(after?.profile).toBe(live); // folded in place, not copied
+    expect(after?.profile?.n).toBe(7);
+    expect(after?.rev).toBe(2);
+  });
+
+  it('folds nothing when scoring fails', async () => {
+    const { store, scorer } = setup();
+    await scorer.score(groceryHistory('u1', 3), 5000);
+    const before = structuredClone((await store.load(['u1'])).get('u1'));
+    const failing = new TransactionScorer({
+      store,
+      model: { scores: () => Promise.reject(new Error('model down')), present: (...a) => detector.present(...a) },
+    });
+    await expect(failing.score([tx({ transaction_id: 'x', user_id: 'u1' }), tx({ transaction_id: 'y', user_id: 'u2' })], 1000)).rejects.toThrow('model down');
+    expect((await store.load(['u1'])).get('u1')).toEqual(before);
+    expect((await store.load(['u2'])).get('u2')?.profile).toBeUndefined();
   });
 
   it('scores on population features only, marks degraded and folds nothing when the store is down', async () => {

@@ -1,4 +1,4 @@
-import { computeFeatures, foldTransaction, type FeatureVector, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
+import { computeFeatures, foldInto, foldTransaction, hasFolded, normalizeTransaction, type FeatureVector, type NormalizedTx, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
 import type { AnomalyPrediction } from '@ml/contracts';
 import { performance } from 'node:perf_hooks';
 import { isProfileStoreUnavailableError } from './anomaly.errors';
@@ -43,9 +43,11 @@ function eventTime(tx: TransactionInput): number {
  *
  * Per request: take the customers' in-process locks (so a burst of one customer's transactions is
  * scored one after another, each seeing the previous ones), read every customer in one store round
- * trip, then walk the transactions in time order: features against the history so far, fold.
- * All rows go to the model together; the folded profiles are written back (compare-and-set per
- * customer, re-applied on a conflict with another replica) before the answer leaves. When the
+ * trip, then walk the transactions in time order: features against the history so far. All rows
+ * go to the model together; once the answers are worded, each customer's transactions are folded
+ * into the stored profile (in place: no copy of a profile per transaction) and written back
+ * (compare-and-set per customer, re-applied on a conflict with another replica) before the
+ * answer leaves. Nothing is folded when scoring fails. When the
  * store cannot be read, every transaction is scored on population features only, marked
  * `degraded` and not folded.
  */
@@ -86,27 +88,33 @@ export class TransactionScorer {
       }
       const degraded = loaded === undefined;
 
-      const history = new Map<string, UserProfile | undefined>();
-      for (const [id, stored] of loaded ?? []) history.set(id, stored.profile);
+      // Features in time order, each against the history before it: a customer's first
+      // transaction of the request reads the stored profile as it is; a later one reads a private
+      // copy folded with the earlier ones (nothing stored changes before the answers are worded).
+      const remaining = new Map<string, number>();
+      for (const tx of txs) remaining.set(tx.user_id, (remaining.get(tx.user_id) ?? 0) + 1);
+      const folded = new Map<string, UserProfile | undefined>();
       const features: FeatureVector[] = new Array(txs.length);
       const before: (UserProfile | undefined)[] = new Array(txs.length);
       for (const i of order) {
         const tx = txs[i];
-        const profile = degraded ? undefined : history.get(tx.user_id);
+        const user = tx.user_id;
+        const profile = degraded ? undefined : folded.has(user) ? folded.get(user) : loaded?.get(user)?.profile;
         before[i] = profile;
         features[i] = computeFeatures(profile, tx);
-        if (!degraded) history.set(tx.user_id, foldTransaction(profile, tx));
+        const left = (remaining.get(user) as number) - 1;
+        remaining.set(user, left);
+        if (!degraded && left > 0) folded.set(user, foldTransaction(profile, tx));
       }
 
       const scores = await this.model.scores(
         features.map((f) => f.vector),
         Math.max(1, deadline - this.now()),
       );
-      // Started before the answers are worded; awaited before they leave, so the customer's next
-      // transaction (here or on another replica) sees this one.
-      const committing = loaded ? this.store.commit(this.updates(txs, order, loaded, history)) : undefined;
       const predictions = txs.map((tx, i) => this.model.present(tx, features[i], before[i], scores[i], degraded));
-      const committed = committing ? await committing : undefined;
+      // Written back before the answers leave, so the customer's next transaction (here or on
+      // another replica) sees these ones.
+      const committed = loaded ? await this.store.commit(this.updates(txs, order, features, loaded)) : undefined;
       this.emit(this.outcome(txs, predictions, degraded, committed));
       return predictions;
     } finally {
@@ -114,28 +122,33 @@ export class TransactionScorer {
     }
   }
 
-  private updates(
-    txs: readonly TransactionInput[],
-    order: number[],
-    loaded: Map<string, StoredProfile>,
-    folded: Map<string, UserProfile | undefined>,
-  ): ProfileUpdate[] {
-    const byUser = new Map<string, TransactionInput[]>();
+  /** Per customer: fold this request's transactions, in time order, into the stored profile. */
+  private updates(txs: readonly TransactionInput[], order: number[], features: FeatureVector[], loaded: Map<string, StoredProfile>): ProfileUpdate[] {
+    const byUser = new Map<string, NormalizedTx[]>();
     for (const i of order) {
+      const n = features[i].tx ?? normalizeTransaction(txs[i]);
       const list = byUser.get(txs[i].user_id);
-      if (list) list.push(txs[i]);
-      else byUser.set(txs[i].user_id, [txs[i]]);
+      if (list) list.push(n);
+      else byUser.set(txs[i].user_id, [n]);
     }
-    return [...byUser].map(([userId, list]) => {
-      const base = loaded.get(userId) as StoredProfile;
-      const mine = folded.get(userId) as UserProfile;
-      return {
+    const updates: ProfileUpdate[] = [];
+    for (const [userId, list] of byUser) {
+      updates.push({
         userId,
-        base,
-        // The fold onto what was read is already done; on a conflict, replay onto what is stored now.
-        apply: (current) => (current === base.profile ? mine : list.reduce<UserProfile | undefined>((p, tx) => foldTransaction(p, tx), current) as UserProfile),
-      };
-    });
+        base: loaded.get(userId) as StoredProfile,
+        apply: (current) => {
+          let profile = current;
+          let changed = false;
+          for (const n of list) {
+            if (hasFolded(profile, n.id)) continue;
+            profile = foldInto(profile, n);
+            changed = true;
+          }
+          return changed ? profile : undefined;
+        },
+      });
+    }
+    return updates;
   }
 
   private outcome(

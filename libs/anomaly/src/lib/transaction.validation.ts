@@ -1,4 +1,4 @@
-import { computeFeatures, isFeatureInputError } from '@ml/anomaly-features';
+import { isFeatureInputError, normalizeTransaction } from '@ml/anomaly-features';
 import { transactionRuleProblems, type TransactionDto, type TransactionRules } from '@ml/contracts';
 import type { FieldError } from '@ml/errors';
 
@@ -18,7 +18,7 @@ export function transactionProblems(
   txs.forEach((tx, i) => {
     const problems = transactionRuleProblems(tx, rules, now);
     try {
-      computeFeatures(undefined, tx);
+      normalizeTransaction(tx);
     } catch (e) {
       if (!isFeatureInputError(e)) throw e;
       if (!problems.some((p) => p.field === e.field)) {
