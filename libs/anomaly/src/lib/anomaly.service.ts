@@ -24,7 +24,7 @@ export interface AnomalyOptions {
   /** Replaces the store built from `anomaly` and `redis`. */
   profileStore?: ProfileStore;
   /** Opens the ONNX sessions; default `loadRunner` from @ml/inference. */
-  loadRunner?: (modelPath: string, workers: number) => Promise<OnnxRunner>;
+  loadRunner?: (modelPath: string, workers: number, intraOpThreads: number) => Promise<OnnxRunner>;
   /** Called when the model cannot be loaded after boot; the default ends the process. */
   onLoadFailure?: (err: Error) => void;
 }
@@ -99,7 +99,7 @@ export class AnomalyService implements OnApplicationBootstrap, OnApplicationShut
   private async load() {
     const started = performance.now();
     const { inference } = this.options;
-    const runner = await (this.options.loadRunner ?? loadRunner)(this.files.modelPath, inference.workers);
+    const runner = await (this.options.loadRunner ?? loadRunner)(this.files.modelPath, inference.workers, inference.intraOpThreads);
     const detector = new AnomalyDetector(this.files, runner, inference);
     this.wireMetrics(detector);
     await detector.warmUp();

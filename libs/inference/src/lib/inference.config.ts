@@ -7,6 +7,8 @@ export interface InferenceConfig {
   pinnedVersion: string | undefined;
   /** Worker threads running sessions; 0 = run in the event-loop thread. */
   workers: number;
+  /** Threads each session runs one batch on (1 = the calling thread only). */
+  intraOpThreads: number;
   maxBatchSize: number;
   maxQueueDelayMs: number;
   maxQueueSize: number;
@@ -27,6 +29,7 @@ export function loadInferenceConfig(model: string, source: Env = process.env, de
       MODEL_DIR: env.string('models'),
       [pinVar]: env.optionalString(),
       INFERENCE_WORKERS: env.int(2, { min: 0, max: 16 }),
+      INFERENCE_INTRA_OP_THREADS: env.int(1, { min: 1, max: 64 }),
       INFERENCE_MAX_BATCH: env.int(defaults.maxBatchSize ?? 32, { min: 1, max: 1024 }),
       INFERENCE_MAX_DELAY_MS: env.number(0, { min: 0, max: 1000 }),
       INFERENCE_MAX_QUEUE: env.int(2048, { min: 1, max: 1_000_000 }),
@@ -41,6 +44,7 @@ export function loadInferenceConfig(model: string, source: Env = process.env, de
     modelDir: resolve(e.MODEL_DIR as string),
     pinnedVersion: pinned,
     workers: e.INFERENCE_WORKERS as number,
+    intraOpThreads: e.INFERENCE_INTRA_OP_THREADS as number,
     maxBatchSize: e.INFERENCE_MAX_BATCH as number,
     maxQueueDelayMs: e.INFERENCE_MAX_DELAY_MS as number,
     maxQueueSize: e.INFERENCE_MAX_QUEUE as number,

@@ -5,7 +5,7 @@ import { writeTinyModel } from '../testing/tiny-model';
 import { loadInferenceConfig, versionVariable } from './inference.config';
 import { ModelLoadError, isModelLoadError } from './inference.errors';
 import { listVersions, resolveModel } from './model.repository';
-import { InProcessRunner, WorkerRunner, loadRunner, type OnnxRunner } from './onnx.runner';
+import { InProcessRunner, WorkerRunner, loadRunner, sessionOptions, type OnnxRunner } from './onnx.runner';
 import { ServedModel, type ModelAdapter } from './served-model';
 
 let root: string;
@@ -53,7 +53,9 @@ describe('inference config', () => {
   });
   it('has defaults for a 2-core box and reads overrides', () => {
     const d = loadInferenceConfig('tiny', {});
-    expect(d).toMatchObject({ pinnedVersion: undefined, workers: 2, maxBatchSize: 32, maxQueueDelayMs: 0, maxQueueSize: 2048 });
+    expect(d).toMatchObject({ pinnedVersion: undefined, workers: 2, intraOpThreads: 1, maxBatchSize: 32, maxQueueDelayMs: 0, maxQueueSize: 2048 });
+    expect(loadInferenceConfig('tiny', { INFERENCE_INTRA_OP_THREADS: '2' }).intraOpThreads).toBe(2);
+    expect(() => loadInferenceConfig('tiny', { INFERENCE_INTRA_OP_THREADS: '0' })).toThrow('INFERENCE_INTRA_OP_THREADS');
     expect(d.modelDir.endsWith('models')).toBe(true);
     const o = loadInferenceConfig('tiny', { MODEL_DIR: root, MODEL_VERSION_TINY: '1.2.0', INFERENCE_WORKERS: '0', INFERENCE_MAX_BATCH: '8' });
     expect(o).toMatchObject({ modelDir: root, pinnedVersion: '1.2.0', workers: 0, maxBatchSize: 8 });
@@ -78,13 +80,22 @@ const softmax = (r: number[]) => {
   return e.map((x) => x / s);
 };
 
+describe('session options', () => {
+  it('run on one thread by default; with more, idle intra-op threads sleep instead of spinning', () => {
+    expect(sessionOptions()).toEqual({ intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    expect(sessionOptions(2)).toMatchObject({ intraOpNumThreads: 2, extra: { session: { intra_op: { allow_spinning: '0' } } } });
+  });
+});
+
 describe.each([
-  ['in process', 0],
-  ['two worker threads', 2],
-])('onnx runner (%s)', (_label, workers) => {
+  ['in process', 0, 1],
+  ['in process, two intra-op threads', 0, 2],
+  ['two worker threads', 2, 1],
+  ['two worker threads, two intra-op threads each', 2, 2],
+])('onnx runner (%s)', (_label, workers, threads) => {
   let runner: OnnxRunner;
   beforeAll(async () => {
-    runner = await loadRunner((await resolveModel(root, 'tiny')).modelPath, workers);
+    runner = await loadRunner((await resolveModel(root, 'tiny')).modelPath, workers, threads);
   });
   afterAll(() => runner.close());
 

@@ -21,13 +21,23 @@ export interface OnnxRunner {
   close(): Promise<void>;
 }
 
-/** One thread per session: on a 2-core box intra-op threads bought nothing and burned a core. */
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = {
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-};
+/**
+ * Session options for `intraOpThreads` threads per run. The default is 1: with a session per
+ * worker, extra intra-op threads bought nothing on a 2-core box and their spin-waiting burned a
+ * core. More than one (e.g. one in-process session using both cores, the low-memory setup) turns
+ * spinning off, so idle intra-op threads sleep instead of competing with the event loop.
+ */
+export function sessionOptions(intraOpThreads = 1): ort.InferenceSession.SessionOptions {
+  return {
+    intraOpNumThreads: intraOpThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    ...(intraOpThreads > 1 ? { extra: { session: { intra_op: { allow_spinning: '0' } } } } : {}),
+  };
+}
+
+export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = sessionOptions(1);
 
 const toTensor = (t: TensorData) => new ort.Tensor(t.type, t.data, t.dims);
 
@@ -36,9 +46,9 @@ export class InProcessRunner implements OnnxRunner {
   readonly concurrency = 1;
   private constructor(private readonly session: ort.InferenceSession) {}
 
-  static async load(modelPath: string): Promise<InProcessRunner> {
+  static async load(modelPath: string, intraOpThreads = 1): Promise<InProcessRunner> {
     try {
-      return new InProcessRunner(await ort.InferenceSession.create(modelPath, SESSION_OPTIONS));
+      return new InProcessRunner(await ort.InferenceSession.create(modelPath, sessionOptions(intraOpThreads)));
     } catch (e) {
       throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${(e as Error).message}`);
     }
@@ -118,10 +128,11 @@ export class WorkerRunner implements OnnxRunner {
     return this.slots.length;
   }
 
-  static async load(modelPath: string, workers: number): Promise<WorkerRunner> {
+  static async load(modelPath: string, workers: number, intraOpThreads = 1): Promise<WorkerRunner> {
     const ortPath = nodeRequire.resolve('onnxruntime-node');
+    const options = sessionOptions(intraOpThreads);
     // All workers load at once: start-up waits for the slowest session, not for the sum of them.
-    const started = Array.from({ length: workers }, () => WorkerRunner.startWorker(ortPath, modelPath));
+    const started = Array.from({ length: workers }, () => WorkerRunner.startWorker(ortPath, modelPath, options));
     const settled = await Promise.allSettled(started);
     const slots = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.slot] : []));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
@@ -133,8 +144,12 @@ export class WorkerRunner implements OnnxRunner {
     return new WorkerRunner(slots, inputNames, outputNames);
   }
 
-  private static async startWorker(ortPath: string, modelPath: string): Promise<{ slot: WorkerSlot; names: { inputNames: string[]; outputNames: string[] } }> {
-    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options: SESSION_OPTIONS } });
+  private static async startWorker(
+    ortPath: string,
+    modelPath: string,
+    options: ort.InferenceSession.SessionOptions,
+  ): Promise<{ slot: WorkerSlot; names: { inputNames: string[]; outputNames: string[] } }> {
+    const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options } });
     let ready: { ready: boolean; error?: string; inputNames: string[]; outputNames: string[] };
     try {
       ready = await new Promise((resolve, reject) => {
@@ -191,7 +206,7 @@ export class WorkerRunner implements OnnxRunner {
   }
 }
 
-/** In process for `workers` = 0, else that many worker threads. */
-export function loadRunner(modelPath: string, workers: number): Promise<OnnxRunner> {
-  return workers > 0 ? WorkerRunner.load(modelPath, workers) : InProcessRunner.load(modelPath);
+/** In process for `workers` = 0, else that many worker threads; each session runs a batch on `intraOpThreads` threads. */
+export function loadRunner(modelPath: string, workers: number, intraOpThreads = 1): Promise<OnnxRunner> {
+  return workers > 0 ? WorkerRunner.load(modelPath, workers, intraOpThreads) : InProcessRunner.load(modelPath, intraOpThreads);
 }

@@ -63,7 +63,7 @@ export class IntentService implements OnApplicationBootstrap, OnApplicationShutd
   private async load() {
     const started = performance.now();
     const { inference } = this.options;
-    const runner = await loadRunner(this.files.modelPath, inference.workers);
+    const runner = await loadRunner(this.files.modelPath, inference.workers, inference.intraOpThreads);
     const classifier = new IntentClassifier(this.files, runner, inference);
     this.wireMetrics(classifier);
     await classifier.model.warmUp();
