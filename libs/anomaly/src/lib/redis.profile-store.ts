@@ -118,16 +118,10 @@ export class RedisProfileStore implements ProfileStore {
     const unique = [...new Set(userIds)];
     const out = new Map<string, StoredProfile>();
     if (unique.length === 0) return out;
-    const rows = await this.guarded('read', async () => {
-      const pipeline = this.client.pipeline();
-      for (const id of unique) pipeline.hmget(this.keyPrefix + id, 'rev', 'p');
-      const replies = await pipeline.exec();
-      if (!replies) throw new Error('pipeline was discarded');
-      return replies.map(([err, value]) => {
-        if (err) throw err;
-        return value as (string | null)[];
-      });
-    });
+    // Plain commands, not an explicit pipeline: the client's auto-pipelining sends every command
+    // issued in one tick (this request's customers and other requests' alike) in one write, where
+    // an explicit pipeline costs a socket write per request.
+    const rows = await this.guarded('read', () => Promise.all(unique.map((id) => this.client.hmget(this.keyPrefix + id, 'rev', 'p'))));
     unique.forEach((id, i) => out.set(id, this.parse(id, rows[i])));
     return out;
   }
