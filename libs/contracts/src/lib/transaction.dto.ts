@@ -113,6 +113,15 @@ export class TransactionBatchDto {
   @IsArray({ message: 'must be an array of transactions' })
   @ArrayMinSize(1, { message: 'must hold at least 1 transaction' })
   @ArrayMaxSize(256, { message: 'must hold at most 256 transactions' })
+  // @ValidateNested alone lets an item that is itself an array of transactions through.
+  @IsObject({
+    each: true,
+    message: (args) =>
+      (Array.isArray(args.value) ? args.value : [])
+        .map((v, i) => (v !== null && typeof v === 'object' && !Array.isArray(v) ? '' : `[${i}] must be a transaction object`))
+        .filter(Boolean)
+        .join('\n'),
+  })
   @ValidateNested({ each: true })
   @Type(() => TransactionDto)
   transactions!: TransactionDto[];

@@ -68,6 +68,11 @@ describe('TransactionBatchDto', () => {
     ]);
     expect(fields(TransactionBatchDto, { transactions: [] })).toEqual(['transactions']);
   });
+
+  it('refuses items that are not transaction objects (an array of transactions included), by index', () => {
+    expect(fields(TransactionBatchDto, { transactions: [[good]] })).toEqual(['transactions[0]']);
+    expect(fields(TransactionBatchDto, { transactions: [good, null, 'x', [good]] })).toEqual(['transactions[1]', 'transactions[1]', 'transactions[2]', 'transactions[2]', 'transactions[3]']);
+  });
 });
 
 describe('transactionRuleProblems', () => {
