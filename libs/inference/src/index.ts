@@ -7,7 +7,7 @@ export {
 } from './lib/inference.errors';
 export { loadInferenceConfig, versionVariable, type InferenceConfig } from './lib/inference.config';
 export { listVersions, resolveModel, sha256File, type ModelFiles, type ModelManifest, type TensorSpec } from './lib/model.repository';
-export { InProcessRunner, WorkerRunner, loadRunner, SESSION_OPTIONS, sessionOptions, type Feeds, type OnnxRunner, type Outputs, type TensorData } from './lib/onnx.runner';
+export { InProcessRunner, WorkerRunner, loadRunner, type Feeds, type OnnxRunner, type Outputs, type TensorData } from './lib/onnx.runner';
 export { ServedModel, type BatchingOptions, type ModelAdapter } from './lib/served-model';
 export { OipController, OIP_SERVER_INFO, type OipServerInfo } from './lib/oip.controller';
 export { classificationStrings, parseInferRequest } from './lib/oip.request';

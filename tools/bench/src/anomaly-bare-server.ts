@@ -23,7 +23,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readBody, send, serveUntilStopped } from './lib/bare-http';
+import { readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 interface Manifest {
@@ -117,46 +117,8 @@ async function main() {
     }
   }
 
-  // Micro-batching: the window opens when a request waits in an empty queue; runs never overlap.
   // Single rows at the head of the queue go together (up to maxBatch); a batch request runs alone.
-  const queue: Pending[] = [];
-  let windowOpenedAt = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-
-  function schedule(): void {
-    if (running || queue.length === 0) return;
-    const waited = performance.now() - windowOpenedAt;
-    if (queue[0].batch || queue.length >= maxBatch || waited >= maxDelayMs) {
-      void flush();
-    } else if (!timer) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        void flush();
-      }, maxDelayMs - waited);
-    }
-  }
-
-  async function flush(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (running || queue.length === 0) return;
-    running = true;
-    let take = 1;
-    if (!queue[0].batch) while (take < queue.length && take < maxBatch && !queue[take].batch) take++;
-    const group = queue.splice(0, take);
-    // What is still queued has waited since (at the latest) now.
-    windowOpenedAt = performance.now();
-    await run(group);
-    running = false;
-    schedule();
-  }
-
-  function enqueue(p: Pending): void {
-    if (queue.length === 0) windowOpenedAt = performance.now();
-    queue.push(p);
-    schedule();
-  }
+  const enqueue = microBatcher<Pending>({ maxBatch, maxDelayMs, runsAlone: (p) => p.batch, run });
 
   /** The rows of a request body, or what is wrong with it. */
   function parse(body: string, batch: boolean): { rows: Float32Array; count: number } | string {

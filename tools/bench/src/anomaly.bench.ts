@@ -32,7 +32,7 @@ import {
   startAnomalyBareServer,
   type AnomalyCounters,
 } from './lib/anomaly-targets';
-import { checkAnswers, highestModelVersion, log, positiveOption } from './lib/cli';
+import { checkAnswers, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren } from './lib/processes';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
@@ -69,10 +69,7 @@ const USAGE = `usage: anomaly.bench.ts [options]
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '1' },
-    connections: { type: 'string', default: '32' },
+    ...LOAD_OPTIONS,
     'batch-connections': { type: 'string', default: '4' },
     'batch-size': { type: 'string', default: '256' },
     scenarios: { type: 'string', default: SCENARIOS.join(',') },

@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
-import { readBody, send, serveUntilStopped } from './lib/bare-http';
+import { readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
 
 interface Manifest {
   labels: string[];
@@ -87,43 +87,7 @@ async function main() {
     }
   }
 
-  // Micro-batching: the window opens when a request waits in an empty queue; runs never overlap.
-  const queue: Pending[] = [];
-  let windowOpenedAt = 0;
-  let timer: NodeJS.Timeout | undefined;
-  let running = false;
-
-  function schedule(): void {
-    if (running || queue.length === 0) return;
-    const waited = performance.now() - windowOpenedAt;
-    if (queue.length >= maxBatch || waited >= maxDelayMs) {
-      void flush();
-    } else if (!timer) {
-      timer = setTimeout(() => {
-        timer = undefined;
-        void flush();
-      }, maxDelayMs - waited);
-    }
-  }
-
-  async function flush(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = undefined;
-    if (running || queue.length === 0) return;
-    running = true;
-    const batch = queue.splice(0, maxBatch);
-    // What is still queued has waited since (at the latest) now.
-    windowOpenedAt = performance.now();
-    await runBatch(batch);
-    running = false;
-    schedule();
-  }
-
-  function enqueue(p: Pending): void {
-    if (queue.length === 0) windowOpenedAt = performance.now();
-    queue.push(p);
-    schedule();
-  }
+  const enqueue = microBatcher<Pending>({ maxBatch, maxDelayMs, run: runBatch });
 
   const server = createServer((req, res) => {
     if (req.method === 'GET' && req.url === '/health/ready') return send(res, 200, '{"status":"ok"}');

@@ -15,14 +15,12 @@ import { killAllChildren } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
 import { runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
+import { LOAD_OPTIONS } from './lib/cli';
 
 const DEV_KEY = 'ml-dev-key-do-not-use-in-production';
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '1' },
-    connections: { type: 'string', default: '32' },
+    ...LOAD_OPTIONS,
     'hit-pool': { type: 'string', default: '200' },
     corpus: { type: 'string', default: 'tools/intent-trainer/data/validation' },
     out: { type: 'string', default: 'tools/bench/results' },

@@ -13,7 +13,7 @@ import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { checkAnswers, highestModelVersion, log, positiveOption } from './lib/cli';
+import { checkAnswers, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
@@ -48,10 +48,7 @@ const USAGE = `usage: intent.bench.ts [options]
 
 const { values: args } = parseArgs({
   options: {
-    duration: { type: 'string', default: '10' },
-    warmup: { type: 'string', default: '3' },
-    rounds: { type: 'string', default: '1' },
-    connections: { type: 'string', default: '32' },
+    ...LOAD_OPTIONS,
     workers: { type: 'string', default: '2' },
     'intra-op-threads': { type: 'string', default: '1' },
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },

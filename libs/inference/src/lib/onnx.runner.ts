@@ -37,8 +37,6 @@ export function sessionOptions(intraOpThreads = 1): ort.InferenceSession.Session
   };
 }
 
-export const SESSION_OPTIONS: ort.InferenceSession.SessionOptions = sessionOptions(1);
-
 const toTensor = (t: TensorData) => new ort.Tensor(t.type, t.data, t.dims);
 
 /** `session.run` on the calling thread: simple, but inference then competes with HTTP for one core. */

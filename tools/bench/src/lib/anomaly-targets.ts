@@ -1,41 +1,17 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import Redis from 'ioredis';
-import { sumSamples } from './metrics';
-import { launch, type RunningServer } from './processes';
-import { baseEnv, WORKSPACE_ROOT } from './targets';
+import { batchCountersIn, scrapeMetrics, sumSamples } from './metrics';
+import type { RunningServer } from './processes';
+import { launchBareServer } from './targets';
 
 /** Helpers of the anomaly benchmark: its bare server, the app's own counters, and Redis. */
-
-const BENCH_ROOT = join(WORKSPACE_ROOT, 'tools', 'bench');
 
 /**
  * Starts the bare anomaly server (anomaly-bare-server.ts) as a child process and resolves once it
  * has loaded, warmed up and answers on its port.
  */
 export function startAnomalyBareServer(modelPath: string, options: { maxBatch?: number; maxDelayMs?: number } = {}): Promise<RunningServer> {
-  if (!existsSync(modelPath)) throw new Error(`${modelPath} does not exist`);
-  return launch({
-    name: 'anomaly-bare',
-    command: process.execPath,
-    args: [
-      '-r',
-      require.resolve('ts-node/register/transpile-only'),
-      join(BENCH_ROOT, 'src', 'anomaly-bare-server.ts'),
-      '--model',
-      modelPath,
-      '--max-batch',
-      String(options.maxBatch ?? 32),
-      '--max-delay-ms',
-      String(options.maxDelayMs ?? 1),
-      '--exit-with-stdin',
-    ],
-    cwd: WORKSPACE_ROOT,
-    env: { ...baseEnv(), TS_NODE_PROJECT: join(BENCH_ROOT, 'tsconfig.json') },
-    port: 'from-log',
-    readyPath: '/health/ready',
-    stdinPipe: true,
-  });
+  return launchBareServer('anomaly-bare', 'anomaly-bare-server.ts', modelPath, options);
 }
 
 /** What a target has done so far, read before and after a measurement. */
@@ -57,15 +33,12 @@ export async function bareCounters(baseUrl: string): Promise<AnomalyCounters> {
 
 /** The app's counters from `GET /metrics` (undefined when a series is missing). */
 export async function appCounters(baseUrl: string, model: string): Promise<AnomalyCounters | undefined> {
-  const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  if (res.status !== 200) return undefined;
-  const text = await res.text();
-  const runs = sumSamples(text, 'ml_inference_batch_size_count', { model });
-  const rows = sumSamples(text, 'ml_inference_batch_size_sum', { model });
-  if (runs === undefined || rows === undefined) return undefined;
+  const text = await scrapeMetrics(baseUrl);
+  const batches = text === undefined ? undefined : batchCountersIn(text, model);
+  if (text === undefined || batches === undefined) return undefined;
   return {
-    runs,
-    rows,
+    runs: batches.count,
+    rows: batches.sum,
     degraded: sumSamples(text, 'ml_anomaly_degraded_total') ?? 0,
     foldSkipped: sumSamples(text, 'ml_profile_fold_skipped_total') ?? 0,
     casConflicts: sumSamples(text, 'ml_profile_cas_conflicts_total') ?? 0,

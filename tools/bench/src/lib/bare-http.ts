@@ -51,3 +51,52 @@ export function serveUntilStopped(server: Server, options: { name: string; port:
     process.stdin.resume();
   }
 }
+
+/**
+ * The simplest micro-batching, shared by the bare servers: the window opens when a request waits
+ * in an empty queue; the queue's head goes to `run` once `maxBatch` wait or `maxDelayMs` has
+ * passed; runs never overlap. An item for which `runsAlone` holds (a whole batch request) is run
+ * by itself as soon as it reaches the head. Returns `enqueue`.
+ */
+export function microBatcher<P>(options: { maxBatch: number; maxDelayMs: number; runsAlone?: (p: P) => boolean; run: (group: P[]) => Promise<void> }): (p: P) => void {
+  const { maxBatch, maxDelayMs, run } = options;
+  const alone = options.runsAlone ?? (() => false);
+  const queue: P[] = [];
+  let windowOpenedAt = 0;
+  let timer: NodeJS.Timeout | undefined;
+  let running = false;
+
+  function schedule(): void {
+    if (running || queue.length === 0) return;
+    const waited = performance.now() - windowOpenedAt;
+    if (alone(queue[0]) || queue.length >= maxBatch || waited >= maxDelayMs) {
+      void flush();
+    } else if (!timer) {
+      timer = setTimeout(() => {
+        timer = undefined;
+        void flush();
+      }, maxDelayMs - waited);
+    }
+  }
+
+  async function flush(): Promise<void> {
+    if (timer) clearTimeout(timer);
+    timer = undefined;
+    if (running || queue.length === 0) return;
+    running = true;
+    let take = 1;
+    if (!alone(queue[0])) while (take < queue.length && take < maxBatch && !alone(queue[take])) take++;
+    const group = queue.splice(0, take);
+    // What is still queued has waited since (at the latest) now.
+    windowOpenedAt = performance.now();
+    await run(group);
+    running = false;
+    schedule();
+  }
+
+  return (p) => {
+    if (queue.length === 0) windowOpenedAt = performance.now();
+    queue.push(p);
+    schedule();
+  };
+}

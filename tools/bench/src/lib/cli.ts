@@ -2,6 +2,14 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+/** The load options every benchmark takes, with the same defaults (spread into parseArgs options). */
+export const LOAD_OPTIONS = {
+  duration: { type: 'string', default: '10' },
+  warmup: { type: 'string', default: '3' },
+  rounds: { type: 'string', default: '1' },
+  connections: { type: 'string', default: '32' },
+} as const;
+
 /** A numeric option, or exit 2 with the usage text. */
 export function positiveOption(usage: string, name: string, text: string | undefined, allowZero = false): number {
   const n = Number(text);

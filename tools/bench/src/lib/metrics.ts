@@ -43,14 +43,23 @@ export interface BatchCounters {
   count: number;
 }
 
-/** The app's `ml_inference_batch_size` histogram totals for one model. */
-export async function scrapeBatchCounters(baseUrl: string, model: string): Promise<BatchCounters | undefined> {
+/** An app's `GET /metrics` text, or undefined when it does not answer 200. */
+export async function scrapeMetrics(baseUrl: string): Promise<string | undefined> {
   const res = await fetch(`${baseUrl}/metrics`, { signal: AbortSignal.timeout(5_000) });
-  if (res.status !== 200) return undefined;
-  const text = await res.text();
+  return res.status === 200 ? res.text() : undefined;
+}
+
+/** The `ml_inference_batch_size` histogram totals for one model in a metrics text. */
+export function batchCountersIn(text: string, model: string): BatchCounters | undefined {
   const sum = sumSamples(text, 'ml_inference_batch_size_sum', { model });
   const count = sumSamples(text, 'ml_inference_batch_size_count', { model });
   return sum === undefined || count === undefined ? undefined : { sum, count };
+}
+
+/** The app's `ml_inference_batch_size` histogram totals for one model. */
+export async function scrapeBatchCounters(baseUrl: string, model: string): Promise<BatchCounters | undefined> {
+  const text = await scrapeMetrics(baseUrl);
+  return text === undefined ? undefined : batchCountersIn(text, model);
 }
 
 /** Mean batch size between two scrapes, or undefined when no batch ran in between. */

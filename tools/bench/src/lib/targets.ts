@@ -27,13 +27,25 @@ export function startBareServer(
   modelPath: string,
   options: { maxBatch?: number; maxDelayMs?: number } = {},
 ): Promise<RunningServer> {
+  return launchBareServer(`bare-${kind}`, 'bare-server.ts', modelPath, { ...options, extraArgs: ['--kind', kind] });
+}
+
+/**
+ * Runs one of the bare server scripts of tools/bench/src (under ts-node) on `modelPath` with the
+ * micro-batching bounds (32 rows, 1 ms unless given), and resolves once it answers on its port.
+ */
+export function launchBareServer(
+  name: string,
+  script: string,
+  modelPath: string,
+  options: { maxBatch?: number; maxDelayMs?: number; extraArgs?: string[] } = {},
+): Promise<RunningServer> {
   if (!existsSync(modelPath)) throw new Error(`${modelPath} does not exist`);
   const args = [
     '-r',
     require.resolve('ts-node/register/transpile-only'),
-    join(BENCH_ROOT, 'src', 'bare-server.ts'),
-    '--kind',
-    kind,
+    join(BENCH_ROOT, 'src', script),
+    ...(options.extraArgs ?? []),
     '--model',
     modelPath,
     '--max-batch',
@@ -43,7 +55,7 @@ export function startBareServer(
     '--exit-with-stdin',
   ];
   return launch({
-    name: `bare-${kind}`,
+    name,
     command: process.execPath,
     args,
     cwd: WORKSPACE_ROOT,
