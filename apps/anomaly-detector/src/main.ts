@@ -8,7 +8,9 @@ import { AnomalyDetectorModule } from './anomaly-detector.module';
 const config = loadOrExit(() => ({
   service: loadServiceConfig(3002),
   // Trees score 256 rows about as cheaply per row as 32: a whole batch request goes in one run.
-  inference: loadInferenceConfig(ANOMALY_MODEL_NAME, process.env, { maxBatchSize: 256 }),
+  // Their runs are too small to split over intra-op threads; two single-threaded sessions are
+  // what the anomaly benchmark measured (the session is ~2 MB, so memory does not argue for one).
+  inference: loadInferenceConfig(ANOMALY_MODEL_NAME, process.env, { maxBatchSize: 256, workers: 2, intraOpThreads: 1 }),
   anomaly: loadAnomalyConfig(),
   redis: loadRedisConfig(),
 }));

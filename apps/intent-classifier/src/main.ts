@@ -6,7 +6,10 @@ import { IntentClassifierModule } from './intent-classifier.module';
 
 const config = loadOrExit(() => ({
   service: loadServiceConfig(3001),
-  inference: loadInferenceConfig(INTENT_MODEL_NAME),
+  // Runs of at most 16 texts: the session's arena grows with the largest run (measured: ~7 MB less
+  // after load than with 32, for ~10% fewer predictions/s per full run; at c=32 runs average 16
+  // texts anyway, and a batch request keeps the worker busy through the queued next run).
+  inference: loadInferenceConfig(INTENT_MODEL_NAME, process.env, { maxBatchSize: 16 }),
 }));
 void runService({
   name: 'intent-classifier',

@@ -27,9 +27,9 @@ const USAGE = `usage: intent.bench.ts [options]
   --warmup <s>             unmeasured seconds before each scenario (3)
   --rounds <n>             repeat everything n times, report medians (1)
   --connections <n>        concurrency of the single-query scenario (32)
-  --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (2, the app's default)
-  --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (1, the app's default; the
-                           low-memory setup is --workers 0 --intra-op-threads 2)
+  --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (1, the app's default)
+  --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (2, the app's default)
+  --node-options <flags>   NODE_OPTIONS of the app (none), e.g. --max-semi-space-size=4
   --targets <list>         which of bare-once,bare-batched,inprocess,app to run (all)
   --batch-size <n>         queries per /predict/intent/batch request, and per in-process run (256)
   --batch-connections <n>  concurrency of the batch-endpoint scenario (4: 4 x 256 queries stay under the app's 2,048-item queue)
@@ -49,8 +49,9 @@ const USAGE = `usage: intent.bench.ts [options]
 const { values: args } = parseArgs({
   options: {
     ...LOAD_OPTIONS,
-    workers: { type: 'string', default: '2' },
-    'intra-op-threads': { type: 'string', default: '1' },
+    workers: { type: 'string', default: '1' },
+    'intra-op-threads': { type: 'string', default: '2' },
+    'node-options': { type: 'string' },
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
     'batch-size': { type: 'string', default: '256' },
     'batch-connections': { type: 'string', default: '4' },
@@ -78,8 +79,9 @@ const opts = {
   warmupSec: positive('warmup', args.warmup, true),
   rounds: Math.round(positive('rounds', args.rounds)),
   connections: Math.round(positive('connections', args.connections)),
-  workers: (args.workers ?? '2').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
-  intraOpThreads: Math.round(positive('intra-op-threads', args['intra-op-threads'] ?? '1')),
+  workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
+  intraOpThreads: Math.round(positive('intra-op-threads', args['intra-op-threads'] ?? '2')),
+  nodeOptions: args['node-options'],
   targets: new Set((args.targets ?? '').split(',').map((t) => t.trim())),
   batchSize: Math.round(positive('batch-size', args['batch-size'])),
   batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
@@ -467,7 +469,7 @@ async function main() {
     { id: 'bare-once', kind: 'bare-once', start: () => startBareServer('once', model.path) },
     { id: 'bare-batched', kind: 'bare-batched', start: () => startBareServer('batched', model.path) },
     ...opts.workers.map<Target>((w) => ({
-      id: opts.intraOpThreads > 1 ? `app workers=${w} intra=${opts.intraOpThreads}` : `app workers=${w}`,
+      id: `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions ? ` ${opts.nodeOptions}` : ''}`,
       kind: 'app',
       workers: w,
       start: () =>
@@ -476,7 +478,7 @@ async function main() {
           MODEL_VERSION_INTENT_CLASSIFIER: model.version,
           INFERENCE_WORKERS: String(w),
           INFERENCE_INTRA_OP_THREADS: String(opts.intraOpThreads),
-          INFERENCE_MAX_BATCH: '32',
+          ...(opts.nodeOptions ? { NODE_OPTIONS: opts.nodeOptions } : {}),
         }),
     })),
   ];

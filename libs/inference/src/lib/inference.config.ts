@@ -20,16 +20,23 @@ export const versionVariable = (model: string) => `MODEL_VERSION_${model.toUpper
 /**
  * The inference slice of the environment. `defaults` lets a model app choose its own defaults
  * where models differ (a tree ensemble takes 256-row runs as cheaply as 32; a text model's
- * memory grows with the run), still overridable by the variables.
+ * memory grows with the run; a tree ensemble's tiny runs gain nothing from a second intra-op
+ * thread), still overridable by the variables.
  */
-export function loadInferenceConfig(model: string, source: Env = process.env, defaults: { maxBatchSize?: number } = {}): InferenceConfig {
+export function loadInferenceConfig(
+  model: string,
+  source: Env = process.env,
+  defaults: { maxBatchSize?: number; workers?: number; intraOpThreads?: number } = {},
+): InferenceConfig {
   const pinVar = versionVariable(model);
   const e = loadEnv(
     {
       MODEL_DIR: env.string('models'),
       [pinVar]: env.optionalString(),
-      INFERENCE_WORKERS: env.int(2, { min: 0, max: 16 }),
-      INFERENCE_INTRA_OP_THREADS: env.int(1, { min: 1, max: 64 }),
+      // One session in one worker thread, running each batch on both cores of the 2-core target:
+      // the event loop stays free, and the process holds one session's memory, not one per worker.
+      INFERENCE_WORKERS: env.int(defaults.workers ?? 1, { min: 0, max: 16 }),
+      INFERENCE_INTRA_OP_THREADS: env.int(defaults.intraOpThreads ?? 2, { min: 1, max: 64 }),
       INFERENCE_MAX_BATCH: env.int(defaults.maxBatchSize ?? 32, { min: 1, max: 1024 }),
       INFERENCE_MAX_DELAY_MS: env.number(0, { min: 0, max: 1000 }),
       INFERENCE_MAX_QUEUE: env.int(2048, { min: 1, max: 1_000_000 }),

@@ -53,16 +53,19 @@ describe('inference config', () => {
   });
   it('has defaults for a 2-core box and reads overrides', () => {
     const d = loadInferenceConfig('tiny', {});
-    expect(d).toMatchObject({ pinnedVersion: undefined, workers: 2, intraOpThreads: 1, maxBatchSize: 32, maxQueueDelayMs: 0, maxQueueSize: 2048 });
-    expect(loadInferenceConfig('tiny', { INFERENCE_INTRA_OP_THREADS: '2' }).intraOpThreads).toBe(2);
+    expect(d).toMatchObject({ pinnedVersion: undefined, workers: 1, intraOpThreads: 2, maxBatchSize: 32, maxQueueDelayMs: 0, maxQueueSize: 2048 });
+    expect(loadInferenceConfig('tiny', { INFERENCE_INTRA_OP_THREADS: '1' }).intraOpThreads).toBe(1);
     expect(() => loadInferenceConfig('tiny', { INFERENCE_INTRA_OP_THREADS: '0' })).toThrow('INFERENCE_INTRA_OP_THREADS');
     expect(d.modelDir.endsWith('models')).toBe(true);
     const o = loadInferenceConfig('tiny', { MODEL_DIR: root, MODEL_VERSION_TINY: '1.2.0', INFERENCE_WORKERS: '0', INFERENCE_MAX_BATCH: '8' });
     expect(o).toMatchObject({ modelDir: root, pinnedVersion: '1.2.0', workers: 0, maxBatchSize: 8 });
   });
-  it('takes a model app\'s own default batch size, which the variable still overrides', () => {
-    expect(loadInferenceConfig('tiny', {}, { maxBatchSize: 256 }).maxBatchSize).toBe(256);
-    expect(loadInferenceConfig('tiny', { INFERENCE_MAX_BATCH: '16' }, { maxBatchSize: 256 }).maxBatchSize).toBe(16);
+  it('takes a model app\'s own defaults, which the variables still override', () => {
+    const own = { maxBatchSize: 256, workers: 2, intraOpThreads: 1 };
+    expect(loadInferenceConfig('tiny', {}, own)).toMatchObject(own);
+    expect(
+      loadInferenceConfig('tiny', { INFERENCE_MAX_BATCH: '16', INFERENCE_WORKERS: '0', INFERENCE_INTRA_OP_THREADS: '3' }, own),
+    ).toMatchObject({ maxBatchSize: 16, workers: 0, intraOpThreads: 3 });
   });
   it('names a bad pin', () => {
     expect(() => loadInferenceConfig('tiny', { MODEL_VERSION_TINY: 'latest' })).toThrow('Invalid configuration: MODEL_VERSION_TINY');
@@ -82,7 +85,13 @@ const softmax = (r: number[]) => {
 
 describe('session options', () => {
   it('run on one thread by default; with more, idle intra-op threads sleep instead of spinning', () => {
-    expect(sessionOptions()).toEqual({ intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
+    expect(sessionOptions()).toEqual({
+      intraOpNumThreads: 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      graphOptimizationLevel: 'all',
+      enableMemPattern: false,
+    });
     expect(sessionOptions(2)).toMatchObject({ intraOpNumThreads: 2, extra: { session: { intra_op: { allow_spinning: '0' } } } });
   });
 });
@@ -101,7 +110,8 @@ describe.each([
 
   it('runs the real model and returns its outputs', async () => {
     expect(runner).toBeInstanceOf(workers ? WorkerRunner : InProcessRunner);
-    expect(runner.concurrency).toBe(Math.max(1, workers));
+    // A worker takes its next run while it is still busy with one: two in flight per worker.
+    expect(runner.concurrency).toBe(workers ? 2 * workers : 1);
     expect(runner.inputNames).toEqual(['x']);
     expect(runner.outputNames).toEqual(['y']);
     const out = await runner.run({ x: { type: 'float32', data: Float32Array.from(rows.flat()), dims: [2, 3] } });
