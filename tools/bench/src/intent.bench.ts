@@ -22,6 +22,8 @@ import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { bareStats, runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
 
 const MODEL = 'intent-classifier';
+/** The intent classifier's Node flags in k8s/, docker/compose.yaml and tools/scripts/start.mjs. */
+const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=8';
 const USAGE = `usage: intent.bench.ts [options]
   --duration <s>           measured seconds per scenario (10)
   --warmup <s>             unmeasured seconds before each scenario (3)
@@ -29,7 +31,8 @@ const USAGE = `usage: intent.bench.ts [options]
   --connections <n>        concurrency of the single-query scenario (32)
   --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (1, the app's default)
   --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (2, the app's default)
-  --node-options <flags>   NODE_OPTIONS of the app (none), e.g. --max-semi-space-size=4
+  --node-options <flags>   NODE_OPTIONS of the app (${DEPLOYED_NODE_OPTIONS}, as its deployments
+                           and npm start set it; '' for none)
   --targets <list>         which of bare-once,bare-batched,inprocess,app to run (all)
   --batch-size <n>         queries per /predict/intent/batch request, and per in-process run (256)
   --batch-connections <n>  concurrency of the batch-endpoint scenario (4: 4 x 256 queries stay under the app's 2,048-item queue)
@@ -51,7 +54,7 @@ const { values: args } = parseArgs({
     ...LOAD_OPTIONS,
     workers: { type: 'string', default: '1' },
     'intra-op-threads': { type: 'string', default: '2' },
-    'node-options': { type: 'string' },
+    'node-options': { type: 'string', default: DEPLOYED_NODE_OPTIONS },
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
     'batch-size': { type: 'string', default: '256' },
     'batch-connections': { type: 'string', default: '4' },
@@ -81,7 +84,7 @@ const opts = {
   connections: Math.round(positive('connections', args.connections)),
   workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
   intraOpThreads: Math.round(positive('intra-op-threads', args['intra-op-threads'] ?? '2')),
-  nodeOptions: args['node-options'],
+  nodeOptions: args['node-options'] ?? DEPLOYED_NODE_OPTIONS,
   targets: new Set((args.targets ?? '').split(',').map((t) => t.trim())),
   batchSize: Math.round(positive('batch-size', args['batch-size'])),
   batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
@@ -469,7 +472,7 @@ async function main() {
     { id: 'bare-once', kind: 'bare-once', start: () => startBareServer('once', model.path) },
     { id: 'bare-batched', kind: 'bare-batched', start: () => startBareServer('batched', model.path) },
     ...opts.workers.map<Target>((w) => ({
-      id: `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions ? ` ${opts.nodeOptions}` : ''}`,
+      id: `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions === DEPLOYED_NODE_OPTIONS ? '' : ` node=[${opts.nodeOptions}]`}`,
       kind: 'app',
       workers: w,
       start: () =>
