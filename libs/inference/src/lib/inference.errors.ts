@@ -9,6 +9,23 @@ export class ModelNotReadyError extends Error {
   }
 }
 
+/**
+ * An inference worker thread exited with runs in flight (or none was running to take a run): those
+ * runs fail with a retryable 503 while a replacement worker loads the model.
+ */
+export class InferenceWorkerExitedError extends Error {
+  readonly code = 'NOT_READY';
+  readonly retryAfterSeconds = 1;
+  readonly publicDetail = 'The model is restarting; retry shortly.';
+  constructor(
+    readonly modelPath: string,
+    readonly exitCode: number | undefined,
+  ) {
+    super(`${modelPath}: inference worker ${exitCode === undefined ? 'unavailable' : `exited with code ${exitCode}`}`);
+    this.name = 'InferenceWorkerExitedError';
+  }
+}
+
 /** A model directory, manifest or file that cannot be served. Stops the process at boot. */
 export class ModelLoadError extends Error {
   readonly code = 'MODEL_LOAD_FAILED';

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeTinyModel } from '../testing/tiny-model';
 import { loadInferenceConfig, versionVariable } from './inference.config';
-import { ModelLoadError, isModelLoadError } from './inference.errors';
+import { InferenceWorkerExitedError, ModelLoadError, isModelLoadError } from './inference.errors';
 import { listVersions, resolveModel } from './model.repository';
-import { InProcessRunner, WorkerRunner, loadRunner, sessionOptions, type OnnxRunner } from './onnx.runner';
+import { InProcessRunner, WorkerRunner, loadRunner, sessionOptions, type Feeds, type OnnxRunner, type Outputs } from './onnx.runner';
 import { ServedModel, type ModelAdapter } from './served-model';
 
 let root: string;
@@ -131,6 +131,43 @@ describe.each([
       Array.from({ length: 8 }, (_, i) => runner.run({ x: { type: 'float32', data: Float32Array.from([i, 0, 0]), dims: [1, 3] } })),
     );
     outs.forEach((o, i) => expect((o['y'].data as Float32Array)[0]).toBeCloseTo(softmax([i, 0, 0])[0], 6));
+  });
+});
+
+describe('a worker that exits by itself', () => {
+  const x = (v: number): Feeds => ({ x: { type: 'float32', data: Float32Array.from([v, 0, 0]), dims: [1, 3] } });
+  const slotsOf = (r: OnnxRunner) => (r as unknown as { slots: { worker: { terminate(): Promise<number> } }[] }).slots;
+  const first = (o: Outputs) => (o['y'].data as Float32Array)[0];
+
+  it('fails its runs in flight with a retryable 503, answers 503 while none is alive, and is replaced', async () => {
+    const runner = await loadRunner((await resolveModel(root, 'tiny')).modelPath, 1);
+    try {
+      const dying = slotsOf(runner)[0].worker;
+      void dying.terminate(); // as a crash would: the runner did not ask for it
+      const inFlight = runner.run(x(1));
+      await expect(inFlight).rejects.toMatchObject({ code: 'NOT_READY', retryAfterSeconds: 1, name: 'InferenceWorkerExitedError' });
+      await expect(runner.run(x(1))).rejects.toBeInstanceOf(InferenceWorkerExitedError);
+      let out: Outputs | undefined;
+      for (let i = 0; i < 200 && !out; i++) {
+        out = await runner.run(x(2)).catch(() => undefined);
+        if (!out) await new Promise((r) => setTimeout(r, 25));
+      }
+      expect(out && first(out)).toBeCloseTo(softmax([2, 0, 0])[0], 6);
+      expect(slotsOf(runner)[0].worker).not.toBe(dying);
+    } finally {
+      await runner.close();
+    }
+  });
+
+  it('lets the other workers take every run meanwhile', async () => {
+    const runner = await loadRunner((await resolveModel(root, 'tiny')).modelPath, 2);
+    try {
+      await slotsOf(runner)[0].worker.terminate();
+      const outs = await Promise.all(Array.from({ length: 6 }, (_, i) => runner.run(x(i))));
+      outs.forEach((o, i) => expect(first(o)).toBeCloseTo(softmax([i, 0, 0])[0], 6));
+    } finally {
+      await runner.close();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import * as ort from 'onnxruntime-node';
 import { Worker } from 'node:worker_threads';
-import { ModelLoadError } from './inference.errors';
+import { InferenceWorkerExitedError, ModelLoadError } from './inference.errors';
 
 /** A tensor crossing the runner boundary: plain data, so it can also cross a thread boundary. */
 export type TensorData =
@@ -112,7 +112,12 @@ const nodeRequire: NodeJS.Require = typeof __non_webpack_require__ === 'function
 interface WorkerSlot {
   worker: Worker;
   pending: Map<number, { resolve: (o: Outputs) => void; reject: (e: Error) => void }>;
+  /** False from the worker's exit until a replacement has loaded the model. */
+  alive: boolean;
 }
+
+/** How a started worker reports that it has exited (the runner restarts it). */
+type ExitHandler = (slot: WorkerSlot, exitCode: number) => void;
 
 /**
  * Runs handed to one worker at a time: the one it is running and the next, queued in its message
@@ -122,16 +127,22 @@ interface WorkerSlot {
  */
 const RUNS_PER_WORKER = 2;
 
+/** Wait between attempts to replace a worker whose replacement failed to load the model. */
+const RESPAWN_DELAY_MS = 1000;
+
 /**
  * Sessions in worker threads, one per worker: inference runs beside the event loop instead of
  * blocking it, so HTTP and inference use different cores.
  */
 export class WorkerRunner implements OnnxRunner {
   private nextId = 0;
+  private closed = false;
   private constructor(
     private readonly slots: WorkerSlot[],
     readonly inputNames: readonly string[],
     readonly outputNames: readonly string[],
+    private readonly start: (onExit: ExitHandler) => Promise<WorkerSlot>,
+    private readonly modelPath: string,
   ) {}
 
   get concurrency() {
@@ -141,23 +152,32 @@ export class WorkerRunner implements OnnxRunner {
   static async load(modelPath: string, workers: number, intraOpThreads = 1): Promise<WorkerRunner> {
     const ortPath = nodeRequire.resolve('onnxruntime-node');
     const options = sessionOptions(intraOpThreads);
+    // A worker that exits after loading but before the runner exists is replaced once it does.
+    let onExit: ExitHandler = () => undefined;
+    const exited: ExitHandler = (slot, code) => onExit(slot, code);
     // All workers load at once: start-up waits for the slowest session, not for the sum of them.
-    const started = Array.from({ length: workers }, () => WorkerRunner.startWorker(ortPath, modelPath, options));
+    const started = Array.from({ length: workers }, () => WorkerRunner.startWorker(ortPath, modelPath, options, exited));
     const settled = await Promise.allSettled(started);
     const slots = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value.slot] : []));
     const failed = settled.find((r): r is PromiseRejectedResult => r.status === 'rejected');
     if (failed) {
+      for (const s of slots) s.alive = false;
       await Promise.all(slots.map((s) => s.worker.terminate()));
       throw failed.reason;
     }
     const { inputNames, outputNames } = (settled[0] as PromiseFulfilledResult<{ names: { inputNames: string[]; outputNames: string[] } }>).value.names;
-    return new WorkerRunner(slots, inputNames, outputNames);
+    const start = async (handler: ExitHandler) => (await WorkerRunner.startWorker(ortPath, modelPath, options, handler)).slot;
+    const runner = new WorkerRunner(slots, inputNames, outputNames, start, modelPath);
+    onExit = (slot, code) => runner.replace(slot, code);
+    for (const s of slots) if (!s.alive) runner.respawn(s);
+    return runner;
   }
 
   private static async startWorker(
     ortPath: string,
     modelPath: string,
     options: ort.InferenceSession.SessionOptions,
+    onExit: ExitHandler,
   ): Promise<{ slot: WorkerSlot; names: { inputNames: string[]; outputNames: string[] } }> {
     const worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { ortPath, modelPath, options } });
     let ready: { ready: boolean; error?: string; inputNames: string[]; outputNames: string[] };
@@ -174,7 +194,7 @@ export class WorkerRunner implements OnnxRunner {
       await worker.terminate();
       throw new ModelLoadError(`onnxruntime could not load ${modelPath}: ${ready.error}`);
     }
-    const slot: WorkerSlot = { worker, pending: new Map() };
+    const slot: WorkerSlot = { worker, pending: new Map(), alive: true };
     worker.on('message', (msg: { id: number; out?: Outputs; error?: string }) => {
       const p = slot.pending.get(msg.id);
       if (!p) return;
@@ -182,25 +202,62 @@ export class WorkerRunner implements OnnxRunner {
       if (msg.error !== undefined) p.reject(new Error(msg.error));
       else p.resolve(msg.out as Outputs);
     });
-    worker.on('error', (err) => {
-      for (const p of slot.pending.values()) p.reject(err);
-      slot.pending.clear();
+    // An uncaught error ends the worker: its runs are failed on 'exit', which always follows.
+    worker.on('error', () => undefined);
+    worker.on('exit', (code) => {
+      if (!slot.alive) return; // terminated on purpose
+      slot.alive = false;
+      onExit(slot, code);
     });
     worker.unref();
     return { slot, names: { inputNames: ready.inputNames, outputNames: ready.outputNames } };
   }
 
   run(feeds: Feeds): Promise<Outputs> {
-    // The least loaded worker: an idle one if any, else one with a single run in flight.
-    const slot = this.slots.reduce((a, b) => (b.pending.size < a.pending.size ? b : a));
+    // The least loaded live worker: an idle one if any, else one with a single run in flight.
+    let slot: WorkerSlot | undefined;
+    for (const s of this.slots) if (s.alive && (!slot || s.pending.size < slot.pending.size)) slot = s;
+    if (!slot) return Promise.reject(new InferenceWorkerExitedError(this.modelPath, undefined));
+    const target = slot;
     const id = this.nextId++;
     return new Promise<Outputs>((resolve, reject) => {
-      slot.pending.set(id, { resolve, reject });
-      slot.worker.postMessage({ id, feeds });
+      target.pending.set(id, { resolve, reject });
+      target.worker.postMessage({ id, feeds });
     });
   }
 
+  /**
+   * A worker exited by itself (it should not: a run's own errors are caught and answered). Its
+   * runs in flight fail with a retryable 503, the other workers take new runs, and a replacement
+   * loads the model; until it has, the slot takes nothing (with no live worker at all, runs get
+   * the same 503). A replacement that cannot load is tried again every second.
+   */
+  private replace(dead: WorkerSlot, exitCode: number) {
+    const error = new InferenceWorkerExitedError(this.modelPath, exitCode);
+    for (const p of dead.pending.values()) p.reject(error);
+    dead.pending.clear();
+    this.respawn(dead);
+  }
+
+  private respawn(dead: WorkerSlot) {
+    if (this.closed) return;
+    this.start((slot, code) => this.replace(slot, code)).then(
+      (fresh) => {
+        const i = this.slots.indexOf(dead);
+        if (this.closed || i < 0) {
+          fresh.alive = false;
+          void fresh.worker.terminate();
+          return;
+        }
+        this.slots[i] = fresh;
+      },
+      () => setTimeout(() => this.respawn(dead), RESPAWN_DELAY_MS).unref(),
+    );
+  }
+
   async close() {
+    this.closed = true;
+    for (const s of this.slots) s.alive = false;
     await Promise.all(this.slots.map((s) => s.worker.terminate()));
   }
 }
