@@ -19,11 +19,10 @@ import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
-import { bareStats, runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
+import { bareStats, DEPLOYED_NODE_OPTIONS, runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
 
 const MODEL = 'intent-classifier';
-/** The intent classifier's Node flags in k8s/, docker/compose.yaml and tools/scripts/start.mjs. */
-const DEPLOYED_NODE_OPTIONS = '--max-semi-space-size=8';
+const DEPLOYED = DEPLOYED_NODE_OPTIONS[MODEL];
 const USAGE = `usage: intent.bench.ts [options]
   --duration <s>           measured seconds per scenario (10)
   --warmup <s>             unmeasured seconds before each scenario (3)
@@ -31,7 +30,7 @@ const USAGE = `usage: intent.bench.ts [options]
   --connections <n>        concurrency of the single-query scenario (32)
   --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (1, the app's default)
   --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (2, the app's default)
-  --node-options <flags>   NODE_OPTIONS of the app (${DEPLOYED_NODE_OPTIONS}, as its deployments
+  --node-options <flags>   NODE_OPTIONS of the app (${DEPLOYED}, as its deployments
                            and npm start set it; '' for none)
   --targets <list>         which of bare-once,bare-batched,inprocess,app to run (all)
   --batch-size <n>         queries per /predict/intent/batch request, and per in-process run (256)
@@ -54,7 +53,7 @@ const { values: args } = parseArgs({
     ...LOAD_OPTIONS,
     workers: { type: 'string', default: '1' },
     'intra-op-threads': { type: 'string', default: '2' },
-    'node-options': { type: 'string', default: DEPLOYED_NODE_OPTIONS },
+    'node-options': { type: 'string', default: DEPLOYED },
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
     'batch-size': { type: 'string', default: '256' },
     'batch-connections': { type: 'string', default: '4' },
@@ -84,7 +83,7 @@ const opts = {
   connections: Math.round(positive('connections', args.connections)),
   workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
   intraOpThreads: Math.round(positive('intra-op-threads', args['intra-op-threads'] ?? '2')),
-  nodeOptions: args['node-options'] ?? DEPLOYED_NODE_OPTIONS,
+  nodeOptions: args['node-options'] ?? DEPLOYED,
   targets: new Set((args.targets ?? '').split(',').map((t) => t.trim())),
   batchSize: Math.round(positive('batch-size', args['batch-size'])),
   batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
@@ -472,7 +471,7 @@ async function main() {
     { id: 'bare-once', kind: 'bare-once', start: () => startBareServer('once', model.path) },
     { id: 'bare-batched', kind: 'bare-batched', start: () => startBareServer('batched', model.path) },
     ...opts.workers.map<Target>((w) => ({
-      id: `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions === DEPLOYED_NODE_OPTIONS ? '' : ` node=[${opts.nodeOptions}]`}`,
+      id: `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions === DEPLOYED ? '' : ` node=[${opts.nodeOptions}]`}`,
       kind: 'app',
       workers: w,
       start: () =>
@@ -481,7 +480,7 @@ async function main() {
           MODEL_VERSION_INTENT_CLASSIFIER: model.version,
           INFERENCE_WORKERS: String(w),
           INFERENCE_INTRA_OP_THREADS: String(opts.intraOpThreads),
-          ...(opts.nodeOptions ? { NODE_OPTIONS: opts.nodeOptions } : {}),
+          NODE_OPTIONS: opts.nodeOptions,
         }),
     })),
   ];

@@ -36,9 +36,9 @@ export class ServedModel<I, O> {
       name: files.name,
       ...batching,
       concurrency: runner.concurrency,
-      // Extra workers take full batches only: a few waiting queries ride the next run instead of
-      // paying a thread hand-off each (measured: single queries 0.60x -> see README), while a batch
-      // request or a burst still keeps every worker busy.
+      // While a run is in flight, another (on a second worker, or queued at a busy one) starts
+      // only on a full batch: a few waiting queries ride the next run instead of paying a thread
+      // hand-off each, while a batch request or a burst still keeps every worker busy.
       parallelRunMinItems: batching.maxBatchSize,
       run: (items) => this.runNow(items),
     });

@@ -73,8 +73,18 @@ export async function bareStats(baseUrl: string): Promise<{ runs: number; items:
 }
 
 /**
+ * Node flags each app is deployed with (k8s/, docker/compose.yaml, tools/scripts/start.mjs, its
+ * `nx serve` runtimeArgs): every benchmark starts an app as it runs in production unless `env`
+ * sets NODE_OPTIONS itself ('' for none).
+ */
+export const DEPLOYED_NODE_OPTIONS: Readonly<Record<string, string>> = {
+  'intent-classifier': '--max-semi-space-size=8',
+};
+
+/**
  * Starts a built app (`dist/apps/<name>/main.js`; build it first) as a child process with
- * LOG_LEVEL=warn unless `env` says otherwise, and resolves once `GET /health/ready` answers 200.
+ * LOG_LEVEL=warn and its deployed NODE_OPTIONS unless `env` says otherwise, and resolves once
+ * `GET /health/ready` answers 200.
  *
  * The app announces its address in an info-level log line, which LOG_LEVEL=warn hides, so unless
  * `env.PORT` names a port the benchmark picks a free one and passes it as PORT.
@@ -89,7 +99,7 @@ export async function startApp(name: string, env: Record<string, string> = {}): 
     command: process.execPath,
     args: [main],
     cwd: WORKSPACE_ROOT,
-    env: { ...baseEnv(), HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    env: { ...baseEnv(), HOST: '127.0.0.1', LOG_LEVEL: 'warn', NODE_OPTIONS: DEPLOYED_NODE_OPTIONS[name] ?? '', ...env },
     port,
     readyPath: '/health/ready',
   });
