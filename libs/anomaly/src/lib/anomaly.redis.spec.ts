@@ -39,7 +39,10 @@ describe('two anomaly-detector replicas sharing the real Redis', () => {
   let apps: TestApp[] = [];
 
   beforeAll(async () => {
-    clients = [redisClient(), redisClient()];
+    // Both replicas share this Jest process's event loop with ~200 requests in flight at once, so
+    // a reply can wait longer than production's 250 ms for the loop; this suite is about the
+    // compare-and-set, not timeouts (the outage suite below is), so a stall must not skip a fold.
+    clients = [redisClient(6379, 2000), redisClient(6379, 2000)];
     await waitFor(() => clients.every((c) => c.status === 'ready'));
     apps = await Promise.all(clients.map((redis) => startAnomalyApp({ ANOMALY_PROFILE_KEY_PREFIX: prefix }, { redis })));
     await Promise.all(apps.map((a) => waitReady(a.url)));

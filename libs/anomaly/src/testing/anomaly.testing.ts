@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { loadAnomalyConfig } from '../lib/anomaly.config';
-import { ANOMALY_MODEL_NAME } from '../lib/anomaly.constants';
+import { ANOMALY_INFERENCE_DEFAULTS, ANOMALY_MODEL_NAME } from '../lib/anomaly.constants';
 import { AnomalyModule } from '../lib/anomaly.module';
 import { AnomalyService, type AnomalyOptions } from '../lib/anomaly.service';
 
@@ -112,7 +112,7 @@ export async function startAnomalyApp(
   logStream.setEncoding('utf8');
   logStream.on('data', (chunk: string) => logs.push(...chunk.split('\n').filter(Boolean)));
   const options: AnomalyOptions = {
-    inference: loadInferenceConfig(ANOMALY_MODEL_NAME, source),
+    inference: loadInferenceConfig(ANOMALY_MODEL_NAME, source, ANOMALY_INFERENCE_DEFAULTS),
     requestTimeoutMs: config.requestTimeoutMs,
     anomaly: loadAnomalyConfig(source),
     onLoadFailure: (err) => logs.push(`load failed: ${err.message}`),

@@ -5,6 +5,7 @@ import { CoreModule, startService, type RunningService } from '@ml/server';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { argmax, topK } from './intent.classifier';
+import { INTENT_INFERENCE_DEFAULTS, INTENT_MODEL_NAME } from './intent.constants';
 import { IntentModule } from './intent.module';
 import { IntentService } from './intent.service';
 
@@ -28,7 +29,7 @@ describe('IntentModule with the shipped model on a real app', () => {
     const config = loadServiceConfig(0, env);
     const mod: DynamicModule = {
       module: class IntentTestModule {},
-      imports: [CoreModule.forRoot({ service: 'intent-test', config }), IntentModule.forRoot({ inference: loadInferenceConfig('intent-classifier', env), requestTimeoutMs: 2000 })],
+      imports: [CoreModule.forRoot({ service: 'intent-test', config }), IntentModule.forRoot({ inference: loadInferenceConfig(INTENT_MODEL_NAME, env, INTENT_INFERENCE_DEFAULTS), requestTimeoutMs: 2000 })],
     };
     Module({})(mod.module);
     svc = await startService({ name: 'intent-test', module: mod, config, isBatchRoute: (p) => p.endsWith('/batch') || p.endsWith('/infer') });
