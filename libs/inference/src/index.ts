@@ -22,3 +22,4 @@ export {
 } from './lib/oip.types';
 export { loadInBackground, outcomeOf, type PredictionOutcome } from './lib/model-lifecycle';
 export { servePredictionRoutes, type PredictionHandler } from './lib/prediction-routes';
+export { isPredictionRoute, modelAdmission } from './lib/model-admission';

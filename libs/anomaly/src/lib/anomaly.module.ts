@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { OIP_SERVER_INFO, OipController, PROTOCOL_MODELS } from '@ml/inference';
+import { OIP_SERVER_INFO, OipController, PROTOCOL_MODELS, modelAdmission } from '@ml/inference';
 import { METRICS_REGISTRY, type Registry } from '@ml/metrics';
 import { CircuitBreaker } from '@ml/resilience';
 import { ANOMALY_FILES, ANOMALY_OPTIONS, PROFILE_STORE } from './anomaly.constants';
@@ -44,6 +44,7 @@ export class AnomalyModule {
   static forRoot(options: AnomalyOptions): DynamicModule {
     return {
       module: AnomalyModule,
+      imports: [modelAdmission('anomaly-detector', options.inference.admission, options.requestTimeoutMs)],
       controllers: [OipController],
       providers: [
         { provide: ANOMALY_OPTIONS, useValue: options },

@@ -61,6 +61,8 @@ export function toProblem(err: unknown, instance: string, requestId: string): Ma
   }
   const retryAfter = typeof e.retryAfterSeconds === 'number' ? e.retryAfterSeconds : undefined;
   if (retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter)));
+  // Shed load, not a fault: a gateway in front passes it on instead of counting it against this service.
+  if (slug === 'overloaded') headers['x-ml-shed'] = '1';
 
   const problem: Problem = {
     type: PROBLEM_TYPE_BASE + slug,

@@ -9,6 +9,7 @@ export const PROBLEM_MAP: Record<string, { status: number; title: string; slug: 
   FORBIDDEN: { status: 403, title: 'Forbidden', slug: 'forbidden' },
   RATE_LIMITED: { status: 429, title: 'Too Many Requests', slug: 'rate-limited' },
   QUEUE_FULL: { status: 503, title: 'Service Unavailable', slug: 'overloaded' },
+  OVERLOADED: { status: 503, title: 'Service Unavailable', slug: 'overloaded' },
   NOT_READY: { status: 503, title: 'Service Unavailable', slug: 'not-ready' },
   SHUTTING_DOWN: { status: 503, title: 'Service Unavailable', slug: 'shutting-down' },
   BREAKER_OPEN: { status: 503, title: 'Service Unavailable', slug: 'upstream-circuit-open' },

@@ -39,8 +39,10 @@ describe('toProblem', () => {
   });
 
   it('turns retryAfterSeconds into a Retry-After header in whole seconds, at least 1', () => {
+    // Shed load is marked as such, so a gateway in front passes it on instead of counting it as a fault.
     expect(toProblem(new ServiceError('QUEUE_FULL', 'full', { retryAfterSeconds: 0.2 }), '/', 'r').headers).toEqual({
       'retry-after': '1',
+      'x-ml-shed': '1',
     });
     expect(toProblem(new ServiceError('BREAKER_OPEN', 'open', { retryAfterSeconds: 12.1 }), '/', 'r').headers).toEqual({
       'retry-after': '13',

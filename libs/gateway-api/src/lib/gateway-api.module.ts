@@ -7,6 +7,7 @@ import { RateLimitService } from '@ml/rate-limit';
 import type { Redis } from 'ioredis';
 import type { GatewaySettings } from './gateway.config';
 import { GATEWAY_CACHE, GATEWAY_OPTIONS, GATEWAY_REDIS_STATUS, GATEWAY_SETTINGS, UPSTREAMS } from './gateway.constants';
+import { gatewayAdmission } from './gateway.admission';
 import { GatewayService, type ModelName } from './gateway.service';
 import { MonitoringController } from './monitoring.controller';
 import { OipProxyController } from './oip.proxy.controller';
@@ -84,6 +85,7 @@ export class GatewayApiModule {
   static forRoot({ settings, options, redis }: GatewayApiOptions): DynamicModule {
     return {
       module: GatewayApiModule,
+      imports: [gatewayAdmission(settings.admission, options.requestTimeoutMs)],
       controllers: [PredictController, OipProxyController, MonitoringController],
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },

@@ -14,7 +14,9 @@ class TestUpstream {
   server!: Server;
   port = 0;
   calls: { path: string; body: any; headers: IncomingMessage['headers'] }[] = []; // eslint-disable-line @typescript-eslint/no-explicit-any
-  mode: 'ok' | '500' | '503' | '422' | 'slow' = 'ok';
+  mode: 'ok' | '500' | '503' | '422' | 'slow' | 'shed' = 'ok';
+  /** What its readiness probe answers. */
+  ready = true;
   async start() {
     this.server = createServer((req, res) => this.handle(req, res));
     await new Promise<void>((r) => this.server.listen(0, '127.0.0.1', r));
@@ -36,10 +38,13 @@ class TestUpstream {
         res.end(JSON.stringify(payload));
       };
       const predict = (q: string) => ({ intent: q.toLowerCase().includes('card') ? 'card_arrival' : 'exchange_rate', confidence: 0.9, top: [], model: { name: 'intent-classifier', version: '1.0.0' } });
-      if (req.url === '/health/ready') return send(200, { status: 'ok' });
+      if (req.url === '/health/ready') return this.ready ? send(200, { status: 'ok' }) : send(503, { status: 'starting' });
       if (req.url?.startsWith('/v2/models/intent-classifier') && req.method === 'GET') return send(200, { name: 'intent-classifier', versions: ['1.0.0'] });
       if (this.mode === '500') return send(500, { type: 'x', detail: 'internal' });
       if (this.mode === '503') return send(503, { type: 'x' }, { 'retry-after': '1' });
+      if (this.mode === 'shed') {
+        return send(503, { type: 'urn:ml-services:problem:overloaded', title: 'Service Unavailable', status: 503, detail: 'shed' }, { 'retry-after': '2', 'x-ml-shed': '1' });
+      }
       if (this.mode === '422') return send(422, { type: 'urn:x', title: 'Unprocessable Content', status: 422, detail: 'upstream says no' });
       if (this.mode === 'slow') return setTimeout(() => send(200, predict('x')), 1000);
       if (req.url === '/predict/intent') return send(200, predict(body.query));
@@ -203,6 +208,39 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
     expect((await call('/predict/anomaly', tx('t7'), key)).status).toBe(200);
   });
 
+  it('passes a 503 the model app shed to the client with its Retry-After: never retried, never counted against the breaker', async () => {
+    upstream.mode = 'shed';
+    try {
+      const before = upstream.calls.length;
+      for (let i = 0; i < 8; i++) {
+        const res = await call('/predict/anomaly', tx(`shed-${i}`), key);
+        expect(res.status).toBe(503);
+        expect(res.headers['retry-after']).toBe('2');
+        expect(res.body.type).toBe('urn:ml-services:problem:overloaded');
+      }
+      // Eight requests, eight upstream calls: no retry on the endpoint that shed them.
+      expect(upstream.calls.length - before).toBe(8);
+      const health = await call('/monitoring/health', undefined, key);
+      expect(health.body.upstreams['anomaly-detector'].breaker).toBe('closed');
+    } finally {
+      upstream.mode = 'ok';
+    }
+    expect((await call('/predict/anomaly', tx('after-shed'), key)).status).toBe(200);
+  });
+
+  it('never lets a body the client sent open a breaker (10,000-deep arrays on the protocol route)', async () => {
+    const deep = '['.repeat(10_000) + ']'.repeat(10_000);
+    for (let i = 0; i < 8; i++) {
+      const res = await request(svc.url + '/v2/models/intent-classifier/infer', { method: 'POST', body: deep, headers: { ...key, 'content-type': 'application/json' } });
+      expect(res.statusCode).toBeGreaterThanOrEqual(400);
+      expect(res.statusCode).toBeLessThan(500);
+      await res.body.dump();
+    }
+    const health = await call('/monitoring/health', undefined, key);
+    expect(health.body.upstreams['intent-classifier'].breaker).toBe('closed');
+    expect((await call('/v2/models/intent-classifier/infer', { inputs: [] }, key)).status).toBe(200);
+  });
+
   it('reports monitoring and statistics', async () => {
     const h = await call('/monitoring/health', undefined, key);
     expect(h.body.models['intent-classifier'].prediction_count).toBeGreaterThan(0);
@@ -221,5 +259,68 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
     expect((await call('/v2/models/intent-classifier/infer', { inputs: [] }, key)).body.model_name).toBe('intent-classifier');
     expect((await call('/v2/models/other/ready', undefined, key)).status).toBe(404);
     expect((await call('/v2/whatever', undefined, key)).status).toBe(404);
+  });
+});
+
+describe('Gateway recovery when an upstream becomes ready again', () => {
+  let upstream: TestUpstream;
+  let svc: RunningService;
+  const key = { 'x-api-key': DEV_API_KEY };
+
+  beforeAll(async () => {
+    upstream = await new TestUpstream().start();
+    const env = {
+      INTENT_CLASSIFIER_URL: `http://127.0.0.1:${upstream.port}`,
+      ANOMALY_DETECTOR_URL: `http://127.0.0.1:${upstream.port}`,
+      CIRCUIT_BREAKER_FAILURE_THRESHOLD: '3',
+      // A recovery timeout far longer than the test: only the readiness poll can close the breaker in time.
+      CIRCUIT_BREAKER_RECOVERY_TIMEOUT: '60',
+      UPSTREAM_POLL_INTERVAL_MS: '200',
+      LOG_LEVEL: 'silent',
+      PORT: '0',
+    };
+    const config = loadServiceConfig(0, env);
+    const mod: DynamicModule = {
+      module: class GwRecoveryModule {},
+      imports: [
+        CoreModule.forRoot({ service: 'gateway-recovery', config }),
+        AuthModule.forRoot(loadAuthConfig({})),
+        RateLimitModule.forRoot({ requests: 10_000, windowSeconds: 60, globalGuard: false }),
+        GatewayApiModule.forRoot({ settings: loadGatewaySettings(env), options: { requestTimeoutMs: 1000, transactionRules: { maxAmount: 1000, maxFutureMs: 86_400_000 } } }),
+      ],
+    };
+    Module({})(mod.module);
+    svc = await startService({ name: 'gateway-recovery', module: mod, config });
+  });
+  afterAll(async () => {
+    await svc.shutdown();
+    await upstream.stop();
+  });
+
+  const predict = async () => {
+    const res = await request(svc.url + '/predict/anomaly', { method: 'POST', body: JSON.stringify(tx('r')), headers: { ...key, 'content-type': 'application/json' } });
+    const body = (await res.body.json()) as { type?: string };
+    return { status: res.statusCode, type: body.type };
+  };
+
+  it('lets a probe through as soon as a readiness poll sees the upstream ready, long before the recovery timeout', async () => {
+    upstream.mode = '500';
+    upstream.ready = false;
+    for (let i = 0; i < 3; i++) expect((await predict()).status).toBe(502);
+    expect(await predict()).toEqual({ status: 503, type: 'urn:ml-services:problem:upstream-circuit-open' });
+    // A poll that finds the upstream not ready changes nothing.
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await predict()).type).toBe('urn:ml-services:problem:upstream-circuit-open');
+    upstream.mode = 'ok';
+    upstream.ready = true;
+    const back = performance.now();
+    let status = 0;
+    while (status !== 200 && performance.now() - back < 5000) {
+      status = (await predict()).status;
+      if (status !== 200) await new Promise((r) => setTimeout(r, 20));
+    }
+    expect(status).toBe(200);
+    // Within two poll intervals (plus slack for a loaded machine), not the 60 s recovery timeout.
+    expect(performance.now() - back).toBeLessThan(2 * 200 + 600);
   });
 });

@@ -1,3 +1,4 @@
+import { loadAdmissionSettings, type AdmissionSettings } from '@ml/admission';
 import { env, loadEnv, type Env } from '@ml/config';
 
 export interface BreakerSettings {
@@ -19,6 +20,10 @@ export interface GatewaySettings {
   upstreamConnections: number;
   /** Coalescing of concurrent intent queries into upstream batch calls. */
   coalesce: { maxBatchSize: number; concurrency: number; maxQueueSize: number };
+  /** Load shedding at the front door, per model. */
+  admission: AdmissionSettings;
+  /** How often each upstream's readiness is polled, ms. */
+  pollIntervalMs: number;
 }
 
 export function loadGatewaySettings(source: Env = process.env): GatewaySettings {
@@ -42,6 +47,7 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
       GATEWAY_BATCH_MAX: env.int(64, { min: 1, max: 256 }),
       GATEWAY_BATCH_CONCURRENCY: env.int(4, { min: 1, max: 256 }),
       GATEWAY_QUEUE_MAX: env.int(4096, { min: 1, max: 1_000_000 }),
+      UPSTREAM_POLL_INTERVAL_MS: env.int(2000, { min: 100, max: 600_000 }),
     },
     source,
   );
@@ -68,5 +74,7 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
       concurrency: e.GATEWAY_BATCH_CONCURRENCY as number,
       maxQueueSize: e.GATEWAY_QUEUE_MAX as number,
     },
+    admission: loadAdmissionSettings(source),
+    pollIntervalMs: e.UPSTREAM_POLL_INTERVAL_MS as number,
   };
 }

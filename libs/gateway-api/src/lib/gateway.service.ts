@@ -19,14 +19,14 @@ export type ModelName = 'intent-classifier' | 'anomaly-detector';
 
 /** An upstream 4xx, passed through to the client unchanged (it is the client's request at fault). */
 export class UpstreamClientError extends Error {
-  constructor(readonly status: number, readonly body: unknown) {
+  constructor(readonly status: number, readonly body: unknown, readonly retryAfter?: string) {
     super(`upstream answered ${status}`);
   }
 }
 
 const outcomeOf = (e: unknown): Outcome => {
   const code = (e as { code?: string })?.code;
-  if (e instanceof UpstreamClientError) return 'client_error';
+  if (e instanceof UpstreamClientError) return e.status === 503 ? 'rejected' : 'client_error';
   if (code === 'DEADLINE_EXCEEDED') return 'timeout';
   if (code === 'BREAKER_OPEN') return 'rejected';
   return 'upstream_error';
@@ -69,7 +69,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
 
   onApplicationBootstrap() {
     void this.poll();
-    this.poller = setInterval(() => void this.poll(), 5000);
+    this.poller = setInterval(() => void this.poll(), this.settings.pollIntervalMs);
     this.poller.unref();
   }
 
@@ -83,7 +83,11 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     await Promise.all(
       (Object.keys(this.upstreams) as ModelName[]).map(async (name) => {
         const u = this.upstreams[name];
-        this.upstreamReady[name] = (await u.probe('/health/ready')).ok;
+        const ready = (await u.probe('/health/ready')).ok;
+        this.upstreamReady[name] = ready;
+        // The upstream says it is ready again: probe it now instead of waiting out the recovery
+        // timeout (which stays the upper bound when polls fail or no poll happens).
+        if (ready && u.breaker.state === 'open') u.breaker.probeNow();
         const meta = await u.probe(`/v2/models/${name}`);
         const versions = (meta.body as { versions?: string[] } | undefined)?.versions;
         if (meta.ok && versions?.[0] && versions[0] !== this.versions[name]) {
@@ -171,7 +175,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
 
   private async forward<T>(model: ModelName, path: string, body: unknown, call: CallOptions): Promise<T> {
     const res = await this.upstreams[model].call<T>('POST', path, body, call);
-    if (res.status >= 400) throw new UpstreamClientError(res.status, res.body);
+    if (res.status >= 400) throw new UpstreamClientError(res.status, res.body, res.retryAfter);
     return res.body;
   }
 }

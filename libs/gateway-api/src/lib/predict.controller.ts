@@ -126,6 +126,7 @@ export class PredictController {
       return await fn();
     } catch (e) {
       if (e instanceof UpstreamClientError) {
+        if (e.retryAfter) reply.header('retry-after', e.retryAfter);
         reply.status(e.status).header('content-type', 'application/problem+json; charset=utf-8');
         return e.body;
       }

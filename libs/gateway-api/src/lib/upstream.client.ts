@@ -1,12 +1,15 @@
 import {
   CircuitBreaker,
   Deadline,
+  isTimeoutError,
   RetryBudget,
   RetryPolicy,
   TimeoutPolicy,
   wrap,
   type Policy,
 } from '@ml/resilience';
+import { SHED_HEADER } from '@ml/admission';
+import { ServiceError } from '@ml/errors';
 import { Pool } from 'undici';
 import type { BreakerSettings } from './gateway.config';
 import { UpstreamHttpError, UpstreamUnavailableError, isRetryableUpstreamError } from './upstream.errors';
@@ -23,13 +26,22 @@ export interface CallOptions {
   budgetMs: number;
 }
 
+/** Only the upstream's own failures count against its breaker: never what a client sent, never our own bugs. */
+const isUpstreamFault = (e: unknown) => e instanceof UpstreamUnavailableError || e instanceof UpstreamHttpError || isTimeoutError(e);
+
+/** A 503 the model app answered by shedding load: its overload, not a fault of the upstream. */
+const isShed = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
+  status === 503 && (headers[SHED_HEADER] === '1' || text.includes('"urn:ml-services:problem:overloaded"'));
+
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET_BEFORE_SEND']);
 
 /**
  * One model service behind a keep-alive pool and the resilience pipeline: retry (connect failures
  * and 503 with Retry-After only, within a budget and the deadline) around a breaker around a
  * per-try timeout that aborts the socket. Upstream 4xx answers are returned, not thrown: they are
- * the client's fault and do not count against the upstream.
+ * the client's fault and do not count against the upstream. So is a 503 the model app answered by
+ * shedding load (see @ml/admission): passed to the client with its Retry-After, never retried on
+ * the same endpoint and never counted against the breaker, or overload would turn into an outage.
  */
 export class UpstreamClient {
   readonly breaker: CircuitBreaker;
@@ -53,6 +65,7 @@ export class UpstreamClient {
       slowCallMs: b.slowCallMs,
       openMs: b.recoveryTimeoutMs,
       halfOpenMaxProbes: b.halfOpenMaxProbes,
+      isFailure: isUpstreamFault,
     });
     this.retry = new RetryPolicy({
       maxAttempts: settings.retry.maxAttempts,
@@ -66,6 +79,14 @@ export class UpstreamClient {
 
   async call<T = unknown>(method: 'GET' | 'POST', path: string, body: unknown, opts: CallOptions): Promise<UpstreamResponse<T>> {
     const deadline = Deadline.after(opts.budgetMs);
+    // Serialised before the pipeline: a body that cannot be written is the client's fault and must
+    // never reach the breaker (a 10,000-deep array once opened it for every client).
+    let payload: string | undefined;
+    try {
+      payload = body === undefined ? undefined : JSON.stringify(body);
+    } catch {
+      throw new ServiceError('MALFORMED_JSON', 'body cannot be serialised', { publicDetail: 'The body cannot be forwarded as JSON.' });
+    }
     return this.policy.execute(async ({ signal, deadline: d }) => {
       const remaining = Math.max(1, Math.floor((d ?? deadline).remainingMs()));
       let res;
@@ -73,9 +94,9 @@ export class UpstreamClient {
         res = await this.pool.request({
           method,
           path,
-          body: body === undefined ? undefined : JSON.stringify(body),
+          body: payload,
           headers: {
-            ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+            ...(payload === undefined ? {} : { 'content-type': 'application/json' }),
             'x-request-id': opts.requestId,
             'x-request-timeout-ms': String(remaining),
           },
@@ -95,7 +116,7 @@ export class UpstreamClient {
       }
       const retryAfterHeader = res.headers['retry-after'];
       const retryAfter = typeof retryAfterHeader === 'string' ? retryAfterHeader : undefined;
-      if (res.statusCode >= 500) {
+      if (res.statusCode >= 500 && !isShed(res.statusCode, res.headers, text)) {
         const seconds = retryAfter !== undefined && /^\d+$/.test(retryAfter) ? Number(retryAfter) : undefined;
         throw new UpstreamHttpError(this.name, res.statusCode, seconds);
       }

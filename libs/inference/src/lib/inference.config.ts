@@ -1,3 +1,4 @@
+import { loadAdmissionSettings, type AdmissionSettings } from '@ml/admission';
 import { ConfigError, env, loadEnv, type Env } from '@ml/config';
 import { resolve } from 'node:path';
 
@@ -12,6 +13,8 @@ export interface InferenceConfig {
   maxBatchSize: number;
   maxQueueDelayMs: number;
   maxQueueSize: number;
+  /** Load shedding in front of the model (`ADMISSION_*`); the defaults when absent. */
+  admission?: AdmissionSettings;
 }
 
 /** `intent-classifier` -> `MODEL_VERSION_INTENT_CLASSIFIER`. */
@@ -55,5 +58,6 @@ export function loadInferenceConfig(
     maxBatchSize: e.INFERENCE_MAX_BATCH as number,
     maxQueueDelayMs: e.INFERENCE_MAX_DELAY_MS as number,
     maxQueueSize: e.INFERENCE_MAX_QUEUE as number,
+    admission: loadAdmissionSettings(source),
   };
 }

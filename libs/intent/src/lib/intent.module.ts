@@ -1,5 +1,5 @@
 import { DynamicModule, Module } from '@nestjs/common';
-import { OIP_SERVER_INFO, OipController, PROTOCOL_MODELS, resolveModel } from '@ml/inference';
+import { OIP_SERVER_INFO, OipController, PROTOCOL_MODELS, modelAdmission, resolveModel } from '@ml/inference';
 import { INTENT_FILES, INTENT_MODEL_NAME, INTENT_OPTIONS } from './intent.constants';
 import { IntentRoutes } from './intent.routes';
 import { IntentProtocolModel } from './intent.protocol';
@@ -15,6 +15,7 @@ export class IntentModule {
   static forRoot(options: IntentOptions): DynamicModule {
     return {
       module: IntentModule,
+      imports: [modelAdmission(INTENT_MODEL_NAME, options.inference.admission, options.requestTimeoutMs)],
       controllers: [OipController],
       providers: [
         { provide: INTENT_OPTIONS, useValue: options },

@@ -488,3 +488,42 @@ describe('CircuitBreaker manual control, events and options', () => {
     expect(() => new CircuitBreaker(options)).toThrow(new RegExp(`^${name} must`));
   });
 });
+
+describe('CircuitBreaker.probeNow (an outside signal that the upstream recovered)', () => {
+  it('moves an open breaker to half-open at once: the next call is the probe, and its success closes it', async () => {
+    const { breaker, transitions } = await openBreaker({ openMs: 60_000 });
+    await expect(breaker.execute(ok)).rejects.toBeInstanceOf(BrokenCircuitError);
+    breaker.probeNow();
+    expect(breaker.state).toBe('half-open');
+    await expect(breaker.execute(ok)).resolves.toBe('ok');
+    expect(breaker.state).toBe('closed');
+    expect(transitions).toEqual(['closed->open', 'open->half-open', 'half-open->closed']);
+  });
+
+  it('a failed probe opens it again for a full openMs', async () => {
+    const { breaker } = await openBreaker({ openMs: 60_000 });
+    breaker.probeNow();
+    await run(breaker, 1, boom);
+    expect(breaker.state).toBe('open');
+    await expect(breaker.execute(ok)).rejects.toBeInstanceOf(BrokenCircuitError);
+  });
+
+  it('does nothing when closed, half-open or isolated', async () => {
+    const closed = new CircuitBreaker();
+    closed.probeNow();
+    expect(closed.state).toBe('closed');
+    const { breaker } = await openBreaker();
+    breaker.probeNow();
+    const probe = deferred<string>();
+    const inFlight = breaker.execute(() => probe.promise);
+    breaker.probeNow();
+    expect(breaker.state).toBe('half-open');
+    probe.resolve('ok');
+    await inFlight;
+    const isolated = new CircuitBreaker();
+    isolated.isolate();
+    isolated.probeNow();
+    expect(isolated.state).toBe('open');
+    await expect(isolated.execute(ok)).rejects.toBeInstanceOf(BrokenCircuitError);
+  });
+});

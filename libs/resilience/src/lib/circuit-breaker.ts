@@ -144,6 +144,15 @@ export class CircuitBreaker implements Policy {
     return result;
   }
 
+  /**
+   * An open breaker lets the next call through as a probe at once (half-open), without waiting out
+   * `openMs`: for when something outside the calls, such as a readiness check, says the upstream
+   * has recovered. `openMs` stays the upper bound. Does nothing when closed, half-open or isolated.
+   */
+  probeNow(): void {
+    if (this.current === 'open' && !this.isolated) this.transition('half-open');
+  }
+
   /** Forces the breaker open until `reset()`; calls are rejected meanwhile. */
   isolate(): void {
     this.isolated = true;

@@ -1,0 +1,157 @@
+import { AdmissionController, OverloadedError, isOverloadedError } from './admission.controller';
+
+/** A controller on a clock the test moves by hand. */
+function setup(options: Partial<ConstructorParameters<typeof AdmissionController>[0]> = {}) {
+  let t = 1000;
+  const c = new AdmissionController({ name: 'model', minInFlight: 4, maxInFlight: 100, windowMs: 1000, now: () => t, ...options });
+  return {
+    c,
+    advance: (ms: number) => (t += ms),
+    /** Admits n requests from `key` and returns their tickets. */
+    admitN: (n: number, key = 'a', remainingMs = 2000) => Array.from({ length: n }, () => c.admit(key, remainingMs)),
+    /** n requests admitted and answered one after the other. */
+    complete: (n: number) => {
+      for (let i = 0; i < n; i++) c.admit('a', 2000).release();
+    },
+  };
+}
+
+const shedReason = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (e) {
+    if (isOverloadedError(e)) return e.reason;
+    throw e;
+  }
+  return undefined;
+};
+
+describe('AdmissionController', () => {
+  it('admits everything below minInFlight, even with no measured rate', () => {
+    const { c, admitN } = setup();
+    admitN(4);
+    expect(c.inFlight).toBe(4);
+    expect(c.snapshot().expectedMs).toBe(Infinity);
+  });
+
+  it('sheds past minInFlight while nothing completes (a hung upstream)', () => {
+    const { c, admitN } = setup();
+    admitN(4);
+    expect(shedReason(() => c.admit('a', 2000))).toBe('deadline');
+    expect(c.inFlight).toBe(4);
+    expect(c.snapshot().shed.deadline).toBe(1);
+  });
+
+  it("estimates a new request's time by Little's law and sheds when it exceeds the remaining deadline", () => {
+    const { c, advance, admitN, complete } = setup();
+    // Ten completions every 100 ms for a second: about 100 per second.
+    for (let i = 0; i < 10; i++) {
+      advance(100);
+      complete(10);
+    }
+    admitN(19);
+    const { expectedMs, completionRate, inFlight } = c.snapshot();
+    expect(completionRate).toBeGreaterThanOrEqual(90);
+    expect(completionRate).toBeLessThanOrEqual(112);
+    expect(expectedMs).toBeCloseTo((inFlight + 1) / (completionRate / 1000), 6);
+    expect(shedReason(() => c.admit('a', expectedMs - 1))).toBe('deadline');
+    expect(shedReason(() => c.admit('a', expectedMs + 1))).toBeUndefined();
+    expect(c.inFlight).toBe(20);
+  });
+
+  it('measures a busy period shorter than the window over its own length, not diluted by idle time', () => {
+    const { c, advance, admitN } = setup();
+    advance(60_000);
+    const first = admitN(4);
+    advance(10);
+    first.forEach((t) => t.release());
+    // 4 completions in 10 ms since the burst began (floored to one bucket, 100 ms): 0.04 per ms.
+    admitN(3);
+    expect(c.snapshot().expectedMs).toBeCloseTo(4 / 0.04, 5);
+    expect(shedReason(() => c.admit('a', 2000))).toBeUndefined();
+  });
+
+  it('forgets completions that fell out of the window', () => {
+    const { c, advance, admitN, complete } = setup();
+    complete(4);
+    admitN(4);
+    advance(500);
+    expect(c.snapshot().completionRate).toBeGreaterThan(0);
+    advance(600);
+    expect(c.snapshot().completionRate).toBe(0);
+    expect(shedReason(() => c.admit('a', 2000))).toBe('deadline');
+  });
+
+  it('never exceeds maxInFlight, whatever the estimate', () => {
+    const { c, advance, admitN, complete } = setup({ maxInFlight: 6 });
+    for (let i = 0; i < 10; i++) {
+      advance(100);
+      complete(6);
+    }
+    admitN(6);
+    expect(shedReason(() => c.admit('b', 60_000))).toBe('capacity');
+    expect(c.snapshot().shed.capacity).toBe(1);
+  });
+
+  it("sheds a key over its fair share first once the expected time passes fairnessAt of the deadline, and admits the others' requests", () => {
+    const { c, advance, admitN, complete } = setup({ fairnessAt: 0.5 });
+    for (let i = 0; i < 10; i++) {
+      advance(100);
+      complete(10);
+    }
+    admitN(14, 'flood');
+    admitN(1, 'quiet');
+    const expected = c.snapshot().expectedMs;
+    // A deadline the expected time passes half of, but not all of.
+    const deadline = expected * 1.5;
+    expect(shedReason(() => c.admit('flood', deadline))).toBe('fair_share');
+    expect(shedReason(() => c.admit('quiet', deadline))).toBeUndefined();
+    // Below fairnessAt of the deadline nobody is shed for fairness.
+    expect(shedReason(() => c.admit('flood', expected * 3))).toBeUndefined();
+    expect(c.snapshot().shed.fair_share).toBe(1);
+  });
+
+  it('does not apply fairness with a single key: one client may use the whole deadline', () => {
+    const { c, advance, admitN, complete } = setup();
+    for (let i = 0; i < 10; i++) {
+      advance(100);
+      complete(10);
+    }
+    admitN(15, 'only');
+    expect(shedReason(() => c.admit('only', 200))).toBeUndefined();
+  });
+
+  it('releases once per ticket and forgets keys with nothing in flight', () => {
+    const { c, admitN } = setup();
+    const [a] = admitN(1, 'a');
+    admitN(1, 'b');
+    a.release();
+    a.release();
+    expect(c.inFlight).toBe(1);
+    expect(c.snapshot().activeKeys).toBe(1);
+  });
+
+  it('sheds with a coded error carrying Retry-After and a public detail', () => {
+    const { c, admitN } = setup();
+    admitN(4);
+    let err: unknown;
+    try {
+      c.admit('a', 100);
+    } catch (e) {
+      err = e;
+    }
+    expect(err).toBeInstanceOf(OverloadedError);
+    const e = err as OverloadedError;
+    expect(e.code).toBe('OVERLOADED');
+    expect(e.retryAfterSeconds).toBe(1);
+    expect(e.publicDetail).toMatch(/overloaded/);
+    expect(e.message).toMatch(/unbounded/);
+  });
+
+  it('refuses nonsensical settings', () => {
+    expect(() => new AdmissionController({ name: 'm', minInFlight: 0 })).toThrow(RangeError);
+    expect(() => new AdmissionController({ name: 'm', minInFlight: 10, maxInFlight: 5 })).toThrow(RangeError);
+    expect(() => new AdmissionController({ name: 'm', windowMs: 0 })).toThrow(RangeError);
+    expect(() => new AdmissionController({ name: 'm', fairnessAt: 1.5 })).toThrow(RangeError);
+  });
+});

@@ -1,0 +1,200 @@
+import { performance } from 'node:perf_hooks';
+
+export interface AdmissionOptions {
+  /** Names what is protected (a model, an upstream) in errors, events and metrics. */
+  name: string;
+  /**
+   * Requests always admitted while fewer than this many are in flight, whatever the estimate says:
+   * a lightly loaded service never sheds, and an idle one (no recent completions to measure) takes
+   * the first requests of a burst at once. Default 32.
+   */
+  minInFlight?: number;
+  /** Never more than this many in flight, whatever the estimate says (bounds memory). Default 1024. */
+  maxInFlight?: number;
+  /** The completion rate is measured over this trailing window. Default 1000 ms. */
+  windowMs?: number;
+  /**
+   * Once a new request's expected time reaches this share of its remaining deadline, keys holding
+   * more than their fair share of the requests in flight are shed first. Default 0.5.
+   */
+  fairnessAt?: number;
+  /** Monotonic milliseconds; injectable for tests. */
+  now?: () => number;
+}
+
+export type ShedReason = 'deadline' | 'fair_share' | 'capacity';
+
+/** The request was shed instead of queued: 503 with Retry-After, answered at once. */
+export class OverloadedError extends Error {
+  readonly code = 'OVERLOADED';
+  readonly retryAfterSeconds = 1;
+  readonly publicDetail: string;
+  constructor(
+    readonly target: string,
+    readonly reason: ShedReason,
+    readonly expectedMs: number,
+  ) {
+    super(`${target}: shed (${reason}; expected ${Number.isFinite(expectedMs) ? expectedMs.toFixed(0) : 'unbounded'} ms)`);
+    this.name = 'OverloadedError';
+    this.publicDetail =
+      reason === 'fair_share'
+        ? `The ${target} service is overloaded and this client holds more than its share of it; retry shortly.`
+        : `The ${target} service is overloaded and could not answer within the deadline; retry shortly.`;
+  }
+}
+export const isOverloadedError = (e: unknown): e is OverloadedError => e instanceof OverloadedError;
+
+/** An admitted request; `release()` once it has been answered (idempotent). */
+export interface Admission {
+  release(): void;
+}
+
+export interface AdmissionSnapshot {
+  inFlight: number;
+  /** Completions per second over the window. */
+  completionRate: number;
+  /** What a request arriving now would expect to take, ms (Infinity when nothing completes). */
+  expectedMs: number;
+  activeKeys: number;
+  shed: Record<ShedReason, number>;
+}
+
+const BUCKETS = 10;
+
+/**
+ * Admission control that sheds load to keep deadlines instead of queueing it.
+ *
+ * By Little's law the time a request spends in a stable system is the number in it divided by the
+ * rate at which they leave, so a request arriving now expects `(inFlight + 1) / completionRate`.
+ * When that exceeds its remaining deadline it could only time out after holding memory and a
+ * connection: it is refused at once instead. Past `fairnessAt` of the deadline, a key holding more
+ * than an equal share of the requests in flight is refused first, so one client's flood is shed
+ * before anyone else's requests. The estimate adapts by itself: a slower upstream completes fewer
+ * requests per second, and the admitted concurrency falls with it.
+ */
+export class AdmissionController {
+  readonly name: string;
+  private readonly minInFlight: number;
+  private readonly maxInFlight: number;
+  private readonly windowMs: number;
+  private readonly bucketMs: number;
+  private readonly fairnessAt: number;
+  private readonly now: () => number;
+  private readonly perKey = new Map<string, number>();
+  private readonly counts = new Array<number>(BUCKETS).fill(0);
+  private bucketStart: number;
+  private head = 0;
+  /** When the current busy period began: the rate is measured over it until it spans a window. */
+  private activeSince = 0;
+  private inFlightNow = 0;
+  private readonly shedCounts: Record<ShedReason, number> = { deadline: 0, fair_share: 0, capacity: 0 };
+
+  constructor(options: AdmissionOptions) {
+    this.name = options.name;
+    this.minInFlight = positiveInt('minInFlight', options.minInFlight ?? 32);
+    this.maxInFlight = positiveInt('maxInFlight', options.maxInFlight ?? 1024);
+    if (this.maxInFlight < this.minInFlight) throw new RangeError('maxInFlight must be at least minInFlight');
+    this.windowMs = options.windowMs ?? 1000;
+    if (!(this.windowMs > 0)) throw new RangeError('windowMs must be > 0');
+    this.bucketMs = this.windowMs / BUCKETS;
+    this.fairnessAt = options.fairnessAt ?? 0.5;
+    if (!(this.fairnessAt > 0 && this.fairnessAt <= 1)) throw new RangeError('fairnessAt must be in (0, 1]');
+    this.now = options.now ?? (() => performance.now());
+    this.bucketStart = this.now();
+  }
+
+  get inFlight(): number {
+    return this.inFlightNow;
+  }
+
+  /**
+   * Admits a request from `key` that has `remainingMs` left before its deadline, or throws
+   * {@link OverloadedError} without side effects.
+   */
+  admit(key: string, remainingMs: number): Admission {
+    const now = this.now();
+    // Idle (nothing in flight, nothing completed within the window): a new busy period starts, and
+    // its rate must not be diluted by the idle time before it.
+    if (this.inFlightNow === 0 && this.completedInWindow(now) === 0) this.activeSince = now;
+    if (this.inFlightNow >= this.maxInFlight) this.shed('capacity', this.expectedMs(now));
+    if (this.inFlightNow >= this.minInFlight) {
+      const expected = this.expectedMs(now);
+      if (expected > remainingMs) this.shed('deadline', expected);
+      if (expected >= remainingMs * this.fairnessAt && this.perKey.size > 1) {
+        const share = this.inFlightNow / this.perKey.size;
+        if ((this.perKey.get(key) ?? 0) >= share) this.shed('fair_share', expected);
+      }
+    }
+    this.inFlightNow++;
+    this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+    let released = false;
+    return {
+      release: () => {
+        if (released) return;
+        released = true;
+        this.complete(key);
+      },
+    };
+  }
+
+  snapshot(): AdmissionSnapshot {
+    const now = this.now();
+    return {
+      inFlight: this.inFlightNow,
+      completionRate: this.ratePerMs(now) * 1000,
+      expectedMs: this.expectedMs(now),
+      activeKeys: this.perKey.size,
+      shed: { ...this.shedCounts },
+    };
+  }
+
+  /** What a request arriving at `now` expects to take, by Little's law over the window. */
+  private expectedMs(now: number): number {
+    const rate = this.ratePerMs(now);
+    return rate > 0 ? (this.inFlightNow + 1) / rate : Infinity;
+  }
+
+  private ratePerMs(now: number): number {
+    const completed = this.completedInWindow(now);
+    // A busy period shorter than the window is measured over its own length.
+    const span = Math.min(this.windowMs, Math.max(this.bucketMs, now - this.activeSince));
+    return completed / span;
+  }
+
+  private completedInWindow(now: number): number {
+    this.advance(now);
+    let completed = 0;
+    for (const c of this.counts) completed += c;
+    return completed;
+  }
+
+  private complete(key: string) {
+    this.inFlightNow--;
+    const left = (this.perKey.get(key) ?? 1) - 1;
+    if (left <= 0) this.perKey.delete(key);
+    else this.perKey.set(key, left);
+    this.advance(this.now());
+    this.counts[this.head]++;
+  }
+
+  /** Moves the ring of buckets forward to `now`, clearing the ones that fell out of the window. */
+  private advance(now: number) {
+    const steps = Math.floor((now - this.bucketStart) / this.bucketMs);
+    if (steps <= 0) return;
+    for (let i = 0; i < Math.min(steps, BUCKETS); i++) {
+      this.head = (this.head + 1) % BUCKETS;
+      this.counts[this.head] = 0;
+    }
+    this.bucketStart += steps * this.bucketMs;
+  }
+
+  private shed(reason: ShedReason, expectedMs: number): never {
+    this.shedCounts[reason]++;
+    throw new OverloadedError(this.name, reason, expectedMs);
+  }
+}
+
+function positiveInt(name: string, value: number): number {
+  if (!Number.isInteger(value) || value < 1) throw new RangeError(`${name} must be an integer >= 1, got ${value}`);
+  return value;
+}
