@@ -20,7 +20,7 @@ export const AUTH_HEADERS: Record<string, string>[] = [{ 'X-API-Key': DEV_KEY },
 
 /** fast-check settings: a fixed seed by default (override with HOSTILE_SEED), and the run count. */
 export const SEED = Number(process.env['HOSTILE_SEED'] ?? 20261204);
-export const RUNS = Number(process.env['HOSTILE_RUNS'] ?? 40);
+export const RUNS = Number(process.env['HOSTILE_RUNS'] ?? 100);
 /** Shrinking sends many more requests; off by default in CI, HOSTILE_SHRINK=1 turns it on. */
 export const SHRINK = process.env['HOSTILE_SHRINK'] === '1';
 
