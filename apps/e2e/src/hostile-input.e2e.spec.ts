@@ -9,6 +9,7 @@ import {
   anomalyBody,
   anomalyInferBody,
   bodyFor,
+  expecting,
   fieldHost,
   hostileBodies,
   intentBatchBody,
@@ -90,17 +91,25 @@ function edgeBodies(route: Route): HostileBody[] {
   const host = fieldHost[route.kind];
   const first = (NORMAL[route.kind] as JObject).entries[0][0];
   const out: HostileBody[] = [];
-  for (const d of [100, 1000, 1500, 8000, 10_000, 100_000]) {
-    out.push(bodyFor(`top-level nesting ${d}`, raw(nest(d))));
-    out.push(bodyFor(`nesting ${d} inside a valid field`, host(raw(nest(d)))));
-  }
-  for (const d of [1500, 8000]) out.push(bodyFor(`object nesting ${d} inside a valid field`, host(raw(nestObj(d)))));
   for (const size of [route.limit - 16, route.limit, route.limit + 1, 2 * route.limit, 5 * 1024 * 1024]) out.push(bodyOfSize(route, size));
-  for (const s of HOSTILE_STRINGS) out.push(bodyFor(`string ${JSON.stringify(s)} in a valid field`, host(s)));
-  out.push(bodyFor('1,001-character string', host('q'.repeat(1001))));
+  const textField = route.kind === 'intent' || route.kind === 'intentBatch';
+  for (const s of HOSTILE_STRINGS) {
+    const b = bodyFor(`string ${JSON.stringify(s)} in a valid field`, host(s));
+    // An intent query is a non-empty string once trimmed.
+    out.push(textField && s.trim() === '' ? expecting(b, 422) : b);
+  }
+  // At most 1,000 characters after trimming.
+  out.push(textField ? expecting(bodyFor('1,001-character query', host('q'.repeat(1001))), 422) : bodyFor('1,001-character string', host('q'.repeat(1001))));
+  if (textField) out.push(expecting(bodyFor('1,000-character query padded with spaces', host(`  ${'q'.repeat(1000)}  `)), 200));
   for (const b of BAD_UTF8) out.push(bodyFor(`invalid UTF-8 ${b.toString('hex')} in a valid field`, host(raw(Buffer.concat([Buffer.from('"I lost '), b, Buffer.from(' my card"')])))));
   for (const b of BAD_UTF8) out.push(rawBody(`invalid UTF-8 ${b.toString('hex')} as a key`, Buffer.concat([Buffer.from('{"'), b, Buffer.from('":1}')]), false));
-  for (const n of EDGE_NUMBERS) out.push(bodyFor(`number ${n} in a valid field`, host(raw(n))));
+  for (const n of EDGE_NUMBERS) {
+    // A number where a string, an array or a transaction belongs is mistyped: 422. In the
+    // transaction's amount, a number > 0, at most MAX_TRANSACTION_AMOUNT, written without an exponent.
+    const x = Number(n);
+    const amountOk = Number.isFinite(x) && x > 0 && x <= 1_000_000 && !/e/i.test(String(x)) && (String(x).split('.')[1] ?? '').length <= 4;
+    out.push(expecting(bodyFor(`number ${n} in a valid field`, host(raw(n))), route.kind === 'anomaly' && amountOk ? 200 : 422));
+  }
   const plant = obj([[CANARY, 'yes']]);
   const protos: [string, JNode][] = [
     ['__proto__', plant],
@@ -110,18 +119,29 @@ function edgeBodies(route: Route): HostileBody[] {
     ['constructor', plant],
   ];
   for (const [k, v] of protos) {
-    out.push(bodyFor(`top-level ${k} beside valid fields`, withEntries(route.kind, [[k, v]])));
+    const top = bodyFor(`top-level ${k} beside valid fields`, withEntries(route.kind, [[k, v]]));
+    // On /predict routes an unknown field, `constructor` and `prototype` included, is refused: 422 (400 for the forbidden keys).
+    out.push(route.predict && !top.forbiddenKey ? expecting(top, 422) : top);
     out.push(bodyFor(`${k} inside a valid field`, host(obj([[k, v]]))));
     out.push(bodyFor(`${k} three levels down`, host([obj([['a', obj([['b', obj([[k, v]])]])]])])));
   }
   out.push(bodyFor('__proto__ as the only key', obj([['__proto__', plant]])));
   out.push(bodyFor('nested __proto__ in an array', [obj([['x', [obj([['__proto__', plant]])]]])]));
   out.push(rawBody('duplicate key, both strings', `{"${first}":"a","${first}":"b"}`, false));
-  out.push(bodyFor('duplicate key: valid, then wrong type', withEntries(route.kind, [[first, 12]])));
+  if (route.predict) out.push(expecting(bodyFor('an unknown extra field', withEntries(route.kind, [['extra', 1]])), 422));
+  // JSON keeps a repeated key's last value: here a mistyped one.
+  out.push(expecting(bodyFor('duplicate key: valid, then wrong type', withEntries(route.kind, [[first, 12]])), 422));
   out.push(bodyFor('duplicate key: wrong type, then valid', obj([[first, 12], ...(NORMAL[route.kind] as JObject).entries])));
   out.push(bodyFor('duplicate key: then a __proto__ object', withEntries(route.kind, [[first, obj([['__proto__', plant]])]])));
-  for (const t of ['null', '[]', '{}', '"I lost my card"', '0', 'true', '[{"query":"I lost my card"}]', '1e999']) out.push(rawBody(`top-level ${t}`, t, false));
+  // Well-formed JSON that is not the route's object: 422.
+  for (const t of ['null', '[]', '{}', '"I lost my card"', '0', 'true', '[{"query":"I lost my card"}]', '1e999']) out.push(expecting(rawBody(`top-level ${t}`, t, false), 422));
   for (const t of ['', '   ', '{"query":', '\u0000', '{"query":"a"}garbage']) out.push(rawBody(`not JSON: ${JSON.stringify(t)}`, t, true));
+  // Deep nesting last: today it can open the gateway's breaker, which would turn the cases after it into 503s.
+  for (const d of [100, 1000, 1500, 8000, 10_000, 100_000]) {
+    out.push(bodyFor(`top-level nesting ${d}`, raw(nest(d))));
+    out.push(bodyFor(`nesting ${d} inside a valid field`, host(raw(nest(d)))));
+  }
+  for (const d of [1500, 8000]) out.push(bodyFor(`object nesting ${d} inside a valid field`, host(raw(nestObj(d)))));
   return out;
 }
 

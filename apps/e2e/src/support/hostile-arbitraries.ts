@@ -305,7 +305,12 @@ export interface HostileBody {
   forbiddenKey: boolean;
   /** Not JSON at all: 400 (or 413 when too large). */
   malformed: boolean;
+  /** What the contract says the answer is (when the body is within the route's limit), if it says. */
+  expectStatus?: number[];
 }
+
+/** The same body with a status the contract fixes for it. */
+export const expecting = (b: HostileBody, ...statuses: number[]): HostileBody => withToString({ ...b, expectStatus: statuses });
 
 const preview = (b: Buffer) => {
   const s = JSON.stringify(b.toString('latin1'));

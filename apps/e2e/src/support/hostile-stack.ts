@@ -250,6 +250,7 @@ export function violations(stack: Stack, s: Sent): string[] {
       if (s.body.valid && r.status !== 200) out.push(`a valid body answered ${r.status}, not 200`);
       if (s.body.forbiddenKey && r.status !== 400) out.push(`a body with __proto__ / constructor.prototype answered ${r.status}, not 400`);
       if (s.body.malformed && r.status !== 400) out.push(`a body that is not JSON answered ${r.status}, not 400`);
+      if (s.body.expectStatus && !s.body.expectStatus.includes(r.status)) out.push(`answered ${r.status}; the contract says ${s.body.expectStatus.join(' or ')}`);
     }
   }
   const all = s.ex.data.toString('latin1');
