@@ -12,4 +12,6 @@ void runService({
   module: GatewayModule.forRoot(config, redis),
   config: config.service,
   configure: setupOpenApi,
+  // The contract gives /infer routes the batch limit (an infer request may carry a batch), here as at the model apps.
+  isBatchRoute: (path) => path.endsWith('/batch') || path.endsWith('/infer'),
 });

@@ -1,4 +1,5 @@
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { isInferenceProtocolPath, toProblem } from '@ml/errors';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionController, OverloadedError, type Admission } from './admission.controller';
 
 /** Response header on a shed answer, so a gateway in front can tell shedding from failure. */
@@ -20,10 +21,25 @@ const ADMISSION = Symbol('admission');
 type Admitted = FastifyRequest & { [ADMISSION]?: Admission };
 
 /**
+ * Answers a shed request directly: the same problem+json (or the protocol's `{"error"}` on /v2) the
+ * error filter would write, without the error machinery or a log line of its own. Shedding has to
+ * cost far less than serving, or a flood that ignores Retry-After eats the capacity it protects;
+ * each shed request still gets its access-log line, and the count is in `ml_load_shed_total`.
+ */
+function sendShed(error: OverloadedError, request: FastifyRequest, reply: FastifyReply) {
+  const url = request.url;
+  const { problem, headers } = toProblem(error, url.split('?')[0], String(request.id));
+  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
+  reply.header(SHED_HEADER, '1').status(503);
+  if (isInferenceProtocolPath(url)) reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: problem.detail }));
+  else reply.header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem));
+}
+
+/**
  * Admission at the front door: before the body is read, a request for a guarded route is admitted
- * by its target's controller or answered 503 at once (problem+json through the app's error
- * handler, `Retry-After`, and the {@link SHED_HEADER}). An admitted request is released when its
- * response has been sent or its client went away.
+ * by its target's controller or answered 503 at once (problem+json, `Retry-After`, and the
+ * {@link SHED_HEADER}). An admitted request is released when its response has been sent or its
+ * client went away.
  */
 export function installAdmission(fastify: FastifyInstance, options: AdmissionHookOptions): void {
   fastify.addHook('onRequest', (request, reply, done) => {
@@ -35,8 +51,8 @@ export function installAdmission(fastify: FastifyInstance, options: AdmissionHoo
     } catch (e) {
       if (!(e instanceof OverloadedError)) return done(e as Error);
       options.onShed?.(e);
-      reply.header(SHED_HEADER, '1');
-      return done(e);
+      sendShed(e, request, reply);
+      return;
     }
     done();
   });

@@ -15,7 +15,9 @@ import {
   Max,
   MaxLength,
   Min,
+  ValidateBy,
   ValidateNested,
+  type ValidationOptions,
 } from 'class-validator';
 
 export const MERCHANT_CATEGORIES = [
@@ -34,6 +36,29 @@ export const MERCHANT_CATEGORIES = [
 export type MerchantCategory = (typeof MERCHANT_CATEGORIES)[number];
 export const CHANNELS = ['online', 'in_store', 'atm'] as const;
 export type Channel = (typeof CHANNELS)[number];
+
+/**
+ * Decimal places of a finite number as JavaScript writes it, exponent notation included
+ * (`1e-7` has 7, `1.5e21` none). class-validator's own `maxDecimalPlaces` splits the text on '.'
+ * and throws on `1e-7` (a 500 for a well-formed body).
+ */
+export function decimalPlaces(n: number): number {
+  const [mantissa, exponent] = String(n).split('e');
+  const fraction = mantissa.split('.')[1]?.length ?? 0;
+  return Math.max(0, fraction - Number(exponent ?? 0));
+}
+
+/** A finite number with at most `max` decimal places (cents and hundredths of cents for amounts). */
+function MaxDecimals(max: number, options?: ValidationOptions) {
+  return ValidateBy(
+    {
+      name: 'maxDecimals',
+      constraints: [max],
+      validator: { validate: (value: unknown) => typeof value === 'number' && Number.isFinite(value) && decimalPlaces(value) <= max },
+    },
+    options,
+  );
+}
 
 /** Upper bound of `amount` unless configured otherwise (MAX_TRANSACTION_AMOUNT). */
 export const DEFAULT_MAX_AMOUNT = 1_000_000;
@@ -70,7 +95,8 @@ export class TransactionDto {
   user_id!: string;
 
   @ApiProperty({ exclusiveMinimum: true, minimum: 0, maximum: DEFAULT_MAX_AMOUNT, example: 42.5 })
-  @IsNumber({ allowNaN: false, allowInfinity: false, maxDecimalPlaces: 4 }, { message: 'must be a finite number with at most 4 decimals' })
+  @IsNumber({ allowNaN: false, allowInfinity: false }, { message: 'must be a finite number with at most 4 decimals' })
+  @MaxDecimals(4, { message: 'must be a finite number with at most 4 decimals' })
   @Min(0.0001, { message: 'must be greater than 0' })
   amount!: number;
 

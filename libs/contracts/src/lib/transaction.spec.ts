@@ -1,5 +1,5 @@
-import { isValidationFailedError } from '@ml/errors';
-import { TransactionBatchDto, TransactionDto, transactionRuleProblems } from './transaction.dto';
+import { isValidationFailedError, type ValidationFailedError } from '@ml/errors';
+import { TransactionBatchDto, TransactionDto, decimalPlaces, transactionRuleProblems } from './transaction.dto';
 import { validateBody } from './validation';
 
 const good = {
@@ -84,5 +84,25 @@ describe('transactionRuleProblems', () => {
     expect(transactionRuleProblems({ ...tx, amount: 1000.5 }, rules, now)).toEqual([{ field: 'amount', message: 'must be at most 1000' }]);
     expect(transactionRuleProblems({ ...tx, timestamp: '2026-11-29T10:00:00Z' }, rules, now)[0].field).toBe('timestamp');
     expect(transactionRuleProblems({ ...tx, timestamp: '2026-11-28T09:00:00Z' }, rules, now)).toEqual([]);
+  });
+});
+
+describe('amounts in exponent notation', () => {
+  it('counts decimal places the way JavaScript writes the number', () => {
+    expect([1, 42.5, 0.0001, 1e-7, 5e-324, 1.5e21, 123.4567, 1e21].map(decimalPlaces)).toEqual([0, 1, 4, 7, 324, 0, 4, 0]);
+  });
+
+  it('refuses 1e-7 and 5e-324 with a 422 naming amount, never a TypeError', () => {
+    for (const amount of [1e-7, 5e-324, 0.00001]) {
+      const body = { transaction_id: 't', user_id: 'u', amount, currency: 'GBP', timestamp: '2026-01-01T10:00:00Z', merchant_category: 'grocery', channel: 'online' };
+      let error: unknown;
+      try {
+        validateBody(TransactionDto, body);
+      } catch (e) {
+        error = e;
+      }
+      expect(isValidationFailedError(error)).toBe(true);
+      expect((error as ValidationFailedError).errors?.map((e) => e.field)).toContain('amount');
+    }
   });
 });

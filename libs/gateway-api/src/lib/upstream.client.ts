@@ -26,8 +26,14 @@ export interface CallOptions {
   budgetMs: number;
 }
 
-/** Only the upstream's own failures count against its breaker: never what a client sent, never our own bugs. */
-const isUpstreamFault = (e: unknown) => e instanceof UpstreamUnavailableError || e instanceof UpstreamHttpError || isTimeoutError(e);
+/**
+ * Only the upstream's own failures count against its breaker: never what a client sent, never our
+ * own bugs. A timeout counts only when the attempt had at least the slow-call time: one that ran out
+ * of a budget a client chose to keep short (`X-Request-Timeout-Ms: 100`) says nothing about the
+ * upstream, and under load such timeouts would open the breaker for everyone.
+ */
+const isUpstreamFault = (e: unknown, slowCallMs: number) =>
+  e instanceof UpstreamUnavailableError || e instanceof UpstreamHttpError || (isTimeoutError(e) && e.timeoutMs >= slowCallMs);
 
 /** A 503 the model app answered by shedding load: its overload, not a fault of the upstream. */
 const isShed = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
@@ -65,7 +71,7 @@ export class UpstreamClient {
       slowCallMs: b.slowCallMs,
       openMs: b.recoveryTimeoutMs,
       halfOpenMaxProbes: b.halfOpenMaxProbes,
-      isFailure: isUpstreamFault,
+      isFailure: (e) => isUpstreamFault(e, b.slowCallMs),
     });
     this.retry = new RetryPolicy({
       maxAttempts: settings.retry.maxAttempts,

@@ -1,0 +1,137 @@
+import { readFileSync } from 'node:fs';
+import { closedLoop, percentile } from './support/closed-loop';
+import { http } from './support/http';
+import { startApp, type RunningApp } from './support/processes';
+
+import { createHash } from 'node:crypto';
+
+const sha = (s: string) => createHash('sha256').update(s).digest('hex');
+const KEY = 'flood-key-secret';
+const QUIET = 'quiet-key-secret';
+const DEADLINE_MS = 2000;
+
+const rssMb = (app: RunningApp) => {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${app.proc.pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+};
+
+async function waitReady(url: string) {
+  for (let i = 0; i < 300; i++) {
+    if ((await http(url + '/health/ready')).status === 200) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} never became ready`);
+}
+
+/**
+ * Overload through the gateway: 512 connections of unique queries, rate limit out of the way.
+ * Every answer must be a 200 or a 503 that says it was shed, within the deadline plus 250 ms at
+ * p99; the gateway stays up, its memory bounded and its probes answered throughout.
+ */
+describe('overload: shed, not queued', () => {
+  let intent: RunningApp;
+  let gateway: RunningApp;
+
+  beforeAll(async () => {
+    intent = await startApp('intent-classifier', { NODE_OPTIONS: '--max-semi-space-size=8' });
+    await waitReady(intent.url);
+    // Access log at info, as deployed.
+    gateway = await startApp('gateway', {
+      INTENT_CLASSIFIER_URL: intent.url,
+      ANOMALY_DETECTOR_URL: 'http://127.0.0.1:9',
+      RATE_LIMIT_REQUESTS: '1000000000',
+      ML_API_KEYS: `flood:${sha(KEY)},quiet:${sha(QUIET)}`,
+      REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
+    });
+    await waitReady(gateway.url);
+    // Warm: the gateway learns the model version (cache keys) and both apps JIT their hot paths.
+    for (let i = 0; i < 50; i++) await http(`${gateway.url}/predict/intent`, { body: { query: `warm up ${i}` }, headers: { 'x-api-key': KEY } });
+  });
+  afterAll(async () => {
+    await gateway?.stop();
+    await intent?.stop();
+  });
+
+  it('512 connections of unique queries: 200 or shed within the deadline + 250 ms at p99, probes answered, memory bounded, process up', async () => {
+    const rssBefore = rssMb(gateway);
+    let probing = true;
+    const probes: { status: number; ms: number }[] = [];
+    const prober = (async () => {
+      while (probing) {
+        for (const path of ['/health/live', '/health/ready', '/metrics']) {
+          const t = performance.now();
+          const res = await http(gateway.url + path);
+          probes.push({ status: res.status, ms: performance.now() - t });
+        }
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    })();
+    let peakRss = rssBefore;
+    const sampler = setInterval(() => (peakRss = Math.max(peakRss, rssMb(gateway))), 200);
+    const run = `${process.pid}-${Date.now()}`;
+    const result = await closedLoop({
+      port: gateway.port,
+      connections: 512,
+      durationMs: 5000,
+      request: (i) => ({
+        path: '/predict/intent',
+        headers: { 'x-api-key': KEY },
+        body: JSON.stringify({ query: `my card ${run} number ${i} has still not arrived` }),
+      }),
+    });
+    clearInterval(sampler);
+    probing = false;
+    await prober;
+
+    const total = result.latencies.length;
+    const p50 = percentile(result.latencies, 50);
+    const p99 = percentile(result.latencies, 99);
+    const max = result.latencies[total - 1];
+    const slowProbe = Math.max(...probes.map((p) => p.ms));
+    // The figures the issue asks for, in the test output.
+    process.stdout.write(
+      `overload: ${total} answers in 5 s (${JSON.stringify(result.statuses)}), p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, ` +
+        `max ${max.toFixed(0)} ms; gateway RSS ${rssBefore.toFixed(0)} -> peak ${peakRss.toFixed(0)} MB; ${probes.length} probes, slowest ${slowProbe.toFixed(0)} ms; slowest answers ${JSON.stringify(result.slowest)}\n`,
+    );
+
+    expect(result.unexpected).toEqual([]);
+    expect(Object.keys(result.statuses).map(Number).every((s) => s === 200 || s === 503)).toBe(true);
+    expect(result.unmarked503).toBe(0);
+    expect(result.statuses[200] ?? 0).toBeGreaterThan(total / 4);
+    expect(p99).toBeLessThanOrEqual(DEADLINE_MS + 250);
+    expect(probes.length).toBeGreaterThan(10);
+    expect(probes.every((p) => p.status === 200)).toBe(true);
+    expect(peakRss).toBeLessThan(400);
+    expect(gateway.proc.exitCode).toBeNull();
+    expect(intent.proc.exitCode).toBeNull();
+
+    // Overload never became an outage: the breaker stayed closed and a request right after is answered.
+    const health = await http(`${gateway.url}/monitoring/health`, { headers: { 'x-api-key': KEY } });
+    expect(health.json.upstreams['intent-classifier'].breaker).toBe('closed');
+    const after = await http(`${gateway.url}/predict/intent`, { body: { query: 'I lost my card' }, headers: { 'x-api-key': KEY } });
+    expect(after.status).toBe(200);
+  });
+
+  it("is fair across keys: one key's flood is shed before another key's requests", async () => {
+    const run = `${process.pid}-${Date.now()}-fair`;
+    // A tight deadline for both, so that the flood pushes the expected time past half of it.
+    const load = (key: string, connections: number) =>
+      closedLoop({
+        port: gateway.port,
+        connections,
+        durationMs: 4000,
+        request: (i) => ({
+          path: '/predict/intent',
+          headers: { 'x-api-key': key, 'x-request-timeout-ms': '300' },
+          body: JSON.stringify({ query: `where is my card ${run} ${key.length} ${i}` }),
+        }),
+      });
+    const [flood, quiet] = await Promise.all([load(KEY, 500), load(QUIET, 4)]);
+    const ok = (r: typeof flood) => (r.statuses[200] ?? 0) / Math.max(1, r.latencies.length);
+    process.stdout.write(`fairness: flood ${JSON.stringify(flood.statuses)} (${(ok(flood) * 100).toFixed(1)}% 200), quiet ${JSON.stringify(quiet.statuses)} (${(ok(quiet) * 100).toFixed(1)}% 200)\n${JSON.stringify(quiet.samples)} unanswered flood ${flood.unanswered} quiet ${quiet.unanswered}\n`);
+    expect(flood.statuses[503] ?? 0).toBeGreaterThan(0);
+    expect(quiet.latencies.length).toBeGreaterThan(20);
+    expect(ok(quiet)).toBeGreaterThan(0.9);
+    expect(ok(quiet)).toBeGreaterThan(ok(flood));
+  });
+});
