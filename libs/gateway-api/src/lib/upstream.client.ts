@@ -7,6 +7,7 @@ import {
   wrap,
   type Policy,
 } from '@ml/resilience';
+import type { RedisBudget } from '@ml/redis';
 import { Pool } from 'undici';
 import type { BreakerSettings } from './gateway.config';
 import { UpstreamHttpError, UpstreamUnavailableError, isRetryableUpstreamError } from './upstream.errors';
@@ -21,6 +22,8 @@ export interface CallOptions {
   requestId: string;
   /** Remaining budget of the client's request, ms. */
   budgetMs: number;
+  /** The request's Redis budget (set by the rate-limit guard), shared by its cache lookups. */
+  redisBudget?: RedisBudget;
 }
 
 const CONNECT_FAILURES = new Set(['ECONNREFUSED', 'UND_ERR_CONNECT_TIMEOUT', 'EHOSTUNREACH', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET_BEFORE_SEND']);
