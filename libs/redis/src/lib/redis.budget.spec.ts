@@ -92,6 +92,19 @@ describe('RedisBudget', () => {
     expect(b.remainingMs()).toBe(0);
   });
 
+  it('has nothing left once a call was cut, even when its timer fired a little before the clock got there', async () => {
+    // A clock 0.7 ms behind the timers, as libuv's millisecond loop time can be behind performance.now().
+    const b = new RedisBudget(100, { now: () => Date.now() - 0.7 });
+    const call = track(b.run(() => new Promise(() => undefined)));
+    await after(100);
+    expect(isRedisBudgetExceededError(call.error)).toBe(true);
+    expect(b.remainingMs()).toBe(0);
+    expect(b.exhausted).toBe(true);
+    const fn = jest.fn(() => Promise.resolve(1));
+    await expect(b.run(fn)).rejects.toMatchObject({ refused: true });
+    expect(fn).not.toHaveBeenCalled();
+  });
+
   it('gives a later call only what earlier calls left', async () => {
     const b = new RedisBudget(250, clock);
     const first = track(b.run(answersAfter(200, 1)));

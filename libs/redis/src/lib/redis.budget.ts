@@ -45,6 +45,11 @@ export class RedisBudget {
   private pending = 0;
   /** When `pending` last went from 0 to 1. */
   private waitingSince = 0;
+  /**
+   * Set when a call was cut for lack of budget: nothing is left then, whatever the clock says (a
+   * timer may fire a fraction of a millisecond before the clock reaches the cut).
+   */
+  private cut = false;
 
   constructor(totalMs: number, clock: BudgetClock = monotonic) {
     if (!(totalMs > 0) || !Number.isFinite(totalMs)) throw new RangeError(`RedisBudget: totalMs must be a positive finite number, got ${totalMs}`);
@@ -54,6 +59,7 @@ export class RedisBudget {
 
   /** Milliseconds still to spend (the wait under way included); never negative. */
   remainingMs(): number {
+    if (this.cut) return 0;
     const current = this.pending > 0 ? this.clock.now() - this.waitingSince : 0;
     return Math.max(0, this.totalMs - this.spentMs - current);
   }
@@ -88,7 +94,9 @@ export class RedisBudget {
         return true;
       };
       const timer = setTimeout(() => {
-        if (finish()) reject(new RedisBudgetExceededError(this.totalMs, false));
+        if (!finish()) return;
+        this.cut = true;
+        reject(new RedisBudgetExceededError(this.totalMs, false));
       }, Math.max(1, Math.ceil(remaining)));
       let started: Promise<T>;
       try {
