@@ -7,6 +7,7 @@ export type {
   JsonValue,
   ProbeableStore,
   Unsubscribe,
+  WaitBudget,
 } from './lib/cache.types';
 export {
   CacheArgumentError,

@@ -103,7 +103,10 @@ export class AnomalyService implements OnApplicationBootstrap, OnApplicationShut
     const detector = new AnomalyDetector(this.files, runner, inference);
     this.wireMetrics(detector);
     await detector.warmUp();
-    const scorer = new TransactionScorer({ store: this.store, model: detector, locks: this.locks });
+    // One Redis budget per request for its profile reads and writes: the client's command timeout
+    // (REDIS_COMMAND_TIMEOUT_MS) bounds the whole request, not each call.
+    const redisBudgetMs = this.store.mode === 'redis' ? this.options.redis?.options.commandTimeout : undefined;
+    const scorer = new TransactionScorer({ store: this.store, model: detector, locks: this.locks, redisBudgetMs });
     scorer.onOutcome((o) => this.anomalyMetrics.record(detector.name, this.store.mode, o));
     this.scorer = scorer;
     this.detector = detector;

@@ -1,4 +1,5 @@
 import type { UserProfile } from '@ml/anomaly-features';
+import type { RedisBudget } from '@ml/redis';
 
 /** A customer's profile as read, with the revision a later write must still find. */
 export interface StoredProfile {
@@ -51,10 +52,14 @@ export interface ProfileStoreStatus {
  */
 export interface ProfileStore {
   readonly mode: 'memory' | 'redis';
-  /** Profiles of these customers in one round trip; rejects with ProfileStoreUnavailableError. */
-  load(userIds: readonly string[]): Promise<Map<string, StoredProfile>>;
-  /** Writes every update (compare-and-set, re-applied on conflict); never rejects. */
-  commit(updates: readonly ProfileUpdate[]): Promise<CommitResult>;
+  /**
+   * Profiles of these customers in one round trip; rejects with ProfileStoreUnavailableError.
+   * A shared store waits no longer than the request's `budget` allows (and not at all once it is
+   * spent); a local one ignores it.
+   */
+  load(userIds: readonly string[], budget?: RedisBudget): Promise<Map<string, StoredProfile>>;
+  /** Writes every update (compare-and-set, re-applied on conflict) within `budget`; never rejects. */
+  commit(updates: readonly ProfileUpdate[], budget?: RedisBudget): Promise<CommitResult>;
   /** For readiness details and metrics; never throws. */
   status(): ProfileStoreStatus;
   /** Called with the new value whenever `status().degraded` changes. */

@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { foldTransaction, type UserProfile } from '@ml/anomaly-features';
-import { createRedisClient, type Redis } from '@ml/redis';
-import { CircuitBreaker, isBrokenCircuitError } from '@ml/resilience';
+import { RedisBudget, createRedisClient, type Redis } from '@ml/redis';
+import { CircuitBreaker } from '@ml/resilience';
 import type { ChildProcess } from 'node:child_process';
 import { deleteKeys, freePort, redisClient, startRedisServer, stopProcess, tx, uniquePrefix, waitFor } from '../testing/anomaly.testing';
 import { isProfileStoreArgumentError, isProfileStoreUnavailableError } from './anomaly.errors';
@@ -66,6 +66,25 @@ describe('RedisProfileStore on the shared Redis', () => {
     }
     queued.disconnect();
     untimed.disconnect();
+  });
+
+  it("sends nothing for a request whose Redis budget is spent, and does not call that an outage", async () => {
+    const store = make(a);
+    await store.commit([{ userId: 'spent', base: { rev: 0, profile: undefined }, apply: fold('t0', 'spent') }]);
+    const spent = new RedisBudget(5);
+    await spent.run(() => new Promise((r) => setTimeout(r, 10))).catch(() => undefined);
+    const read = await store.load(['spent'], spent).catch((e: unknown) => e);
+    expect(isProfileStoreUnavailableError(read)).toBe(true);
+    const write = await store.commit([{ userId: 'spent', base: { rev: 1, profile: undefined }, apply: fold('t1', 'spent') }], spent);
+    expect(write.failed).toEqual([{ userId: 'spent', reason: 'unavailable' }]);
+    expect(store.status().degraded).toBe(false);
+    // With budget left, reads and writes go through as usual.
+    const budget = new RedisBudget(1000);
+    const stored = (await store.load(['spent'], budget)).get('spent') as StoredProfile;
+    expect(stored.profile?.ids).toEqual(['t0']);
+    const r = await store.commit([{ userId: 'spent', base: stored, apply: fold('t1', 'spent') }], budget);
+    expect(r.written).toBe(1);
+    expect(budget.remainingMs()).toBeGreaterThan(0);
   });
 
   it('reads a whole batch of customers in one pipelined round trip', async () => {
@@ -219,10 +238,14 @@ describe('RedisProfileStore when its Redis goes away', () => {
     const first = await timed(() => store.load(['u1']));
     expect(isProfileStoreUnavailableError(first.error)).toBe(true);
     expect(first.ms).toBeLessThan(600);
-    await timed(() => store.load(['u1']));
+    // Degraded: a request does not wait on Redis at all any more, even before the breaker opens.
     const rejected = await timed(() => store.load(['u1']));
     expect(rejected.ms).toBeLessThan(50);
-    expect(isBrokenCircuitError((rejected.error as Error).cause)).toBe(true);
+    expect(isProfileStoreUnavailableError(rejected.error)).toBe(true);
+    // The background probe keeps trying; its failures open the breaker, which refuses at once.
+    await waitFor(() => store.status()['breaker'] === 'open', 3000);
+    const refused = await timed(() => store.load(['u1'], new RedisBudget(250)));
+    expect(refused.ms).toBeLessThan(50);
     const down = store.status();
     expect(down).toMatchObject({ mode: 'redis', degraded: true, breaker: 'open' });
     expect(typeof down['last_error']).toBe('string');

@@ -1,5 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { isUserProfile, type UserProfile } from '@ml/anomaly-features';
+import { isRedisBudgetExceededError, type RedisBudget } from '@ml/redis';
 import type { CircuitBreaker } from '@ml/resilience';
 import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
@@ -54,8 +55,10 @@ function toRev(raw: string | null | undefined): number {
  * and profile JSON, expiring `ttlMs` after the last write. Reads of a whole batch are one pipelined
  * round trip; each write-back is a Lua compare-and-set on the revision, re-read and re-applied on
  * conflict, so concurrent replicas never drop each other's transactions. Every call goes through
- * the breaker and the client's command timeout; a failure marks the store degraded until a call
- * (or the background probe) succeeds again.
+ * the breaker and the client's command timeout, and within the request's RedisBudget when one is
+ * given (a call with nothing left is not sent). A failure marks the store degraded: requests then
+ * do not wait on Redis at all (they are answered as for an outage) until the background probe
+ * succeeds again.
  */
 export class RedisProfileStore implements ProfileStore {
   readonly mode = 'redis' as const;
@@ -114,21 +117,21 @@ export class RedisProfileStore implements ProfileStore {
     }
   }
 
-  async load(userIds: readonly string[]): Promise<Map<string, StoredProfile>> {
+  async load(userIds: readonly string[], budget?: RedisBudget): Promise<Map<string, StoredProfile>> {
     const unique = [...new Set(userIds)];
     const out = new Map<string, StoredProfile>();
     if (unique.length === 0) return out;
     // Plain commands, not an explicit pipeline: the client's auto-pipelining sends every command
     // issued in one tick (this request's customers and other requests' alike) in one write, where
     // an explicit pipeline costs a socket write per request.
-    const rows = await this.guarded('read', () => Promise.all(unique.map((id) => this.client.hmget(this.keyPrefix + id, 'rev', 'p'))));
+    const rows = await this.guarded('read', () => Promise.all(unique.map((id) => this.client.hmget(this.keyPrefix + id, 'rev', 'p'))), budget);
     unique.forEach((id, i) => out.set(id, this.parse(id, rows[i])));
     return out;
   }
 
-  async commit(updates: readonly ProfileUpdate[]): Promise<CommitResult> {
+  async commit(updates: readonly ProfileUpdate[], budget?: RedisBudget): Promise<CommitResult> {
     const result: CommitResult = { written: 0, unchanged: 0, conflicts: 0, failed: [] };
-    await Promise.all(updates.map((u) => this.commitOne(u, result)));
+    await Promise.all(updates.map((u) => this.commitOne(u, result, budget)));
     return result;
   }
 
@@ -163,7 +166,7 @@ export class RedisProfileStore implements ProfileStore {
     if (!this.degraded || this.probing) return;
     this.probing = true;
     try {
-      await this.guarded('ping', () => this.client.ping());
+      await this.guarded('ping', () => this.client.ping(), undefined, true);
     } catch {
       // Still down: the state already says so.
     } finally {
@@ -171,7 +174,7 @@ export class RedisProfileStore implements ProfileStore {
     }
   }
 
-  private async commitOne(u: ProfileUpdate, result: CommitResult): Promise<void> {
+  private async commitOne(u: ProfileUpdate, result: CommitResult, budget?: RedisBudget): Promise<void> {
     let base = u.base;
     for (let attempt = 0; ; attempt++) {
       const next = u.apply(base.profile);
@@ -181,7 +184,7 @@ export class RedisProfileStore implements ProfileStore {
       }
       let rev: number;
       try {
-        rev = await this.compareAndSet(u.userId, base.rev, next);
+        rev = await this.compareAndSet(u.userId, base.rev, next, budget);
       } catch {
         result.failed.push({ userId: u.userId, reason: 'unavailable' });
         return;
@@ -197,7 +200,7 @@ export class RedisProfileStore implements ProfileStore {
       }
       await this.backoff(attempt);
       try {
-        base = (await this.load([u.userId])).get(u.userId) ?? NO_PROFILE;
+        base = (await this.load([u.userId], budget)).get(u.userId) ?? NO_PROFILE;
       } catch {
         result.failed.push({ userId: u.userId, reason: 'unavailable' });
         return;
@@ -205,7 +208,7 @@ export class RedisProfileStore implements ProfileStore {
     }
   }
 
-  private compareAndSet(userId: string, rev: number, profile: UserProfile): Promise<number> {
+  private compareAndSet(userId: string, rev: number, profile: UserProfile, budget?: RedisBudget): Promise<number> {
     const args = [this.keyPrefix + userId, String(rev), JSON.stringify(profile), String(this.ttlMs)];
     return this.guarded('write', async () => {
       let reply: unknown;
@@ -217,7 +220,7 @@ export class RedisProfileStore implements ProfileStore {
         reply = await this.client.eval(CAS_SCRIPT, 1, ...args);
       }
       return Number(reply);
-    });
+    }, budget);
   }
 
   private parse(userId: string, row: (string | null)[] | undefined): StoredProfile {
@@ -237,15 +240,22 @@ export class RedisProfileStore implements ProfileStore {
     return { rev, profile: undefined };
   }
 
-  private async guarded<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+  /**
+   * One Redis call through the breaker, within `budget`. Degraded, only the probe reaches Redis:
+   * a request is refused at once rather than wait on a Redis that just failed. A request whose
+   * budget is spent is refused without asking Redis, which says nothing about Redis.
+   */
+  private async guarded<T>(operation: string, fn: () => Promise<T>, budget?: RedisBudget, probe = false): Promise<T> {
+    if (this.degraded && !probe) throw new ProfileStoreUnavailableError(operation, this.lastError ?? 'degraded');
+    const call = () => this.breaker.execute(() => fn());
     try {
-      const value = await this.breaker.execute(() => fn());
+      const value = await (budget ? budget.run(call) : call());
       // A late success of a call admitted before the breaker opened proves little: requests are
       // still turned away until a probe closes the breaker.
       if (this.breaker.state === 'closed') this.setDegraded(false);
       return value;
     } catch (e) {
-      this.setDegraded(true, e);
+      if (!(isRedisBudgetExceededError(e) && e.refused)) this.setDegraded(true, e);
       throw new ProfileStoreUnavailableError(operation, e);
     }
   }

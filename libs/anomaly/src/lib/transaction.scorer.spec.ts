@@ -1,7 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { loadRunner } from '@ml/inference';
 import { CircuitBreaker } from '@ml/resilience';
-import type { Redis } from '@ml/redis';
+import { RedisBudget, type Redis } from '@ml/redis';
 import { MODEL_DIR, daysAgo, freePort, groceryHistory, iso, redisClient, tx } from '../testing/anomaly.testing';
 import { AnomalyDetector, POPULATION_ONLY } from './anomaly.detector';
 import { isProfileLockTimeoutError } from './anomaly.errors';
@@ -159,6 +159,43 @@ describe('TransactionScorer', () => {
     const { scorer, outcomes } = setup(racing);
     await scorer.score([tx({ transaction_id: 'a', user_id: 'u1' }), tx({ transaction_id: 'b', user_id: 'u1' }), tx({ transaction_id: 'c', user_id: 'u2' })], 1000);
     expect(outcomes).toEqual([{ transactions: 3, degraded: 0, flagged: 0, foldSkipped: { unavailable: 0, conflict: 2 }, conflicts: 9 }]);
+  });
+
+  it("gives each request one Redis budget for its reads and writes, charged only while they wait", async () => {
+    const memory = new MemoryProfileStore({ max: 10, ttlMs: DAY });
+    const seen: { load: unknown[]; commit: unknown[] } = { load: [], commit: [] };
+    const slowRedis: ProfileStore = {
+      mode: 'redis',
+      load: async (ids, budget) => {
+        seen.load.push(budget);
+        // Waits 30 ms on "Redis" inside the budget.
+        return (budget as RedisBudget).run(() => new Promise((r) => setTimeout(r, 30)).then(() => memory.load(ids)));
+      },
+      commit: async (updates, budget) => {
+        seen.commit.push(budget);
+        return memory.commit(updates);
+      },
+      status: () => ({ mode: 'redis', degraded: false }),
+      onDegradedChange: () => () => undefined,
+      close: () => memory.close(),
+    };
+    const scorer = new TransactionScorer({ store: slowRedis, model: detector, redisBudgetMs: 250 });
+    await scorer.score([tx({ transaction_id: 'a', user_id: 'u1' }), tx({ transaction_id: 'b', user_id: 'u2' })], 1000);
+    await scorer.score([tx({ transaction_id: 'c', user_id: 'u1' })], 1000);
+    const [first, second] = seen.load as RedisBudget[];
+    expect(first).toBeInstanceOf(RedisBudget);
+    expect(first.totalMs).toBe(250);
+    // One budget per request, the same for its read and its write-back.
+    expect(seen.commit).toEqual([first, second]);
+    expect(second).not.toBe(first);
+    // Only the read's wait was charged, not the model's time or the lock.
+    expect(first.spentMsSoFar).toBeGreaterThanOrEqual(29);
+    expect(first.spentMsSoFar).toBeLessThan(120);
+    // Without redisBudgetMs (the memory store) no budget is made.
+    const { scorer: plain } = setup(slowRedis);
+    seen.load.length = 0;
+    await plain.score([tx({ transaction_id: 'd', user_id: 'u3' })], 1000).catch(() => undefined);
+    expect(seen.load).toEqual([undefined]);
   });
 
   it('gives up with DEADLINE_EXCEEDED when the customer stays busy past the budget, without blocking later requests', async () => {

@@ -1,5 +1,6 @@
 import { computeFeatures, foldInto, foldTransaction, hasFolded, normalizeTransaction, type FeatureVector, type NormalizedTx, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
 import type { AnomalyPrediction } from '@ml/contracts';
+import { RedisBudget } from '@ml/redis';
 import { performance } from 'node:perf_hooks';
 import { isProfileStoreUnavailableError } from './anomaly.errors';
 import { KeyedLock } from './keyed.lock';
@@ -31,6 +32,11 @@ export interface TransactionScorerOptions {
   locks?: KeyedLock;
   /** Monotonic milliseconds. */
   now?: () => number;
+  /**
+   * How long one request (single or batch) may wait on the store in total, reads and writes
+   * together (REDIS_COMMAND_TIMEOUT_MS); unset = each store call bounded on its own.
+   */
+  redisBudgetMs?: number;
 }
 
 function eventTime(tx: TransactionInput): number {
@@ -49,13 +55,15 @@ function eventTime(tx: TransactionInput): number {
  * (compare-and-set per customer, re-applied on a conflict with another replica) before the
  * answer leaves. Nothing is folded when scoring fails. When the
  * store cannot be read, every transaction is scored on population features only, marked
- * `degraded` and not folded.
+ * `degraded` and not folded. With `redisBudgetMs` the request's reads and writes share one
+ * RedisBudget: once it is spent the reads answer as an outage (degraded) and the writes are skipped.
  */
 export class TransactionScorer {
   private readonly store: ProfileStore;
   private readonly model: ScoringModel;
   private readonly locks: KeyedLock;
   private readonly now: () => number;
+  private readonly redisBudgetMs: number | undefined;
   private readonly listeners = new Set<(o: ScoringOutcome) => void>();
 
   constructor(options: TransactionScorerOptions) {
@@ -63,6 +71,7 @@ export class TransactionScorer {
     this.model = options.model;
     this.now = options.now ?? (() => performance.now());
     this.locks = options.locks ?? new KeyedLock(this.now);
+    this.redisBudgetMs = options.redisBudgetMs;
   }
 
   onOutcome(listener: (o: ScoringOutcome) => void) {
@@ -79,10 +88,13 @@ export class TransactionScorer {
     const users = [...new Set(txs.map((t) => t.user_id))];
 
     const release = await this.locks.acquire(users, budgetMs);
+    // Charged only while a store call is pending: the model's time between the read and the
+    // write-back is not a wait on Redis.
+    const redisBudget = this.redisBudgetMs === undefined ? undefined : new RedisBudget(this.redisBudgetMs);
     try {
       let loaded: Map<string, StoredProfile> | undefined;
       try {
-        loaded = await this.store.load(users);
+        loaded = await this.store.load(users, redisBudget);
       } catch (e) {
         if (!isProfileStoreUnavailableError(e)) throw e;
       }
@@ -114,7 +126,7 @@ export class TransactionScorer {
       const predictions = txs.map((tx, i) => this.model.present(tx, features[i], before[i], scores[i], degraded));
       // Written back before the answers leave, so the customer's next transaction (here or on
       // another replica) sees these ones.
-      const committed = loaded ? await this.store.commit(this.updates(txs, order, features, loaded)) : undefined;
+      const committed = loaded ? await this.store.commit(this.updates(txs, order, features, loaded), redisBudget) : undefined;
       this.emit(this.outcome(txs, predictions, degraded, committed));
       return predictions;
     } finally {

@@ -22,6 +22,17 @@ export type Unsubscribe = () => void;
 export type Guard = <T>(op: () => Promise<T>) => Promise<T>;
 
 /**
+ * How long one request may still wait on a shared store, across all its calls: `RedisBudget`
+ * from `@ml/redis` satisfies it (kept structural so this lib stays free of Redis).
+ */
+export interface WaitBudget {
+  /** Nothing left: the store must not be asked. */
+  readonly exhausted: boolean;
+  /** Runs one store call, charging its wait and cutting it short when the budget runs out. */
+  run<T>(call: () => Promise<T>): Promise<T>;
+}
+
+/**
  * Why an entry left a store on its own: `capacity` when the store was full and it was the least
  * recently used, `expired` when its TTL had passed and the store noticed it (on access or purge).
  */
@@ -37,10 +48,13 @@ export interface EvictionEvent {
  * given as its JSON form, so a value read back is a copy, equal to it after a JSON round trip.
  */
 export interface CacheStore {
-  /** The value under `key`, or `undefined` when there is none (or it expired). */
-  get<T extends JsonValue = JsonValue>(key: string): Promise<T | undefined>;
-  /** Stores `value` under `key` for `ttlMs` milliseconds (a positive finite number). */
-  set(key: string, value: JsonValue, ttlMs: number): Promise<void>;
+  /**
+   * The value under `key`, or `undefined` when there is none (or it expired). A shared store
+   * waits on its backend no longer than `budget` allows; a local one ignores it.
+   */
+  get<T extends JsonValue = JsonValue>(key: string, budget?: WaitBudget): Promise<T | undefined>;
+  /** Stores `value` under `key` for `ttlMs` milliseconds (a positive finite number); `budget` as for `get`. */
+  set(key: string, value: JsonValue, ttlMs: number, budget?: WaitBudget): Promise<void>;
   /** Removes `key`; resolves to whether an entry was there. */
   delete(key: string): Promise<boolean>;
   /** Entries held in this process, where the store can tell without a round trip. */

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { createServer } from 'node:net';
 import { Redis, type RedisOptions } from 'ioredis';
+import { RedisBudget } from '@ml/redis';
 import { CacheUnavailableError } from './cache.errors';
 import type {
   CacheStore,
@@ -209,6 +210,35 @@ describe('FallbackStore against a private redis-server', () => {
     }
     await waitFor(() => !store.degraded, 10_000);
     expect(await store.get('k')).toBe('v');
+  });
+
+  it("waits on a stalled Redis no longer than the request's budget, then not at all", async () => {
+    await store.set('k', 'v', HOUR);
+    // A spent budget: the fallback answers (a miss here) and Redis is not asked, nor blamed.
+    const spent = new RedisBudget(5);
+    await expect(spent.run(() => new Promise((r) => setTimeout(r, 10)))).rejects.toThrow(/budget/);
+    expect(await store.get('k', spent)).toBeUndefined();
+    expect(store.degraded).toBe(false);
+    expect(await store.get('k', new RedisBudget(250))).toBe('v');
+
+    server.pause();
+    try {
+      // The request has 60 ms left of its budget: the read gives up then, not at commandTimeout (300 ms).
+      const budget = new RedisBudget(60);
+      const started = performance.now();
+      expect(await store.get('k', budget)).toBeUndefined();
+      const waited = performance.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(55);
+      expect(waited).toBeLessThan(200);
+      expect(store.degraded).toBe(true);
+      // Degraded: nothing waits, budget or not.
+      expect(await within(50, () => store.get('k', new RedisBudget(250)))).toBeUndefined();
+      expect(await within(50, () => store.set('k', 'local', HOUR))).toBeUndefined();
+    } finally {
+      server.resume();
+    }
+    await waitFor(() => !store.degraded, 10_000);
+    expect(await store.get('k', new RedisBudget(250))).toBe('v');
   });
 
   it('serves the gateway cache through the outage without failing a prediction', async () => {

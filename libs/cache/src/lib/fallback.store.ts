@@ -6,6 +6,7 @@ import type {
   JsonValue,
   ProbeableStore,
   Unsubscribe,
+  WaitBudget,
 } from './cache.types';
 import { serialise, toTtlMs } from './cache.values';
 
@@ -30,6 +31,9 @@ export interface DegradedChange {
  * fallback hits or misses, writes go to the fallback) until a background ping of the primary
  * succeeds again. Outages never reach the caller; only caller mistakes (bad TTL, a value that is
  * not JSON) are thrown, as a CacheArgumentError, in either mode.
+ *
+ * A request's `budget` bounds how long its calls wait on the primary; one with nothing left is
+ * answered from the fallback without asking the primary (and without degrading the store).
  *
  * While degraded, deletes reach only the fallback, so an entry deleted then may be read from the
  * primary again after recovery until its TTL ends. A primary call that was already under way when
@@ -70,18 +74,28 @@ export class FallbackStore implements CacheStore {
 
   async get<T extends JsonValue = JsonValue>(
     key: string,
+    budget?: WaitBudget,
   ): Promise<T | undefined> {
-    const value = await this.tryPrimary(() => this.primary.get<T>(key));
+    const value = await this.tryPrimary(
+      () => this.primary.get<T>(key, budget),
+      budget,
+    );
     if (value.ok) return value.result;
     return this.fallback.get<T>(key);
   }
 
-  async set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
+  async set(
+    key: string,
+    value: JsonValue,
+    ttlMs: number,
+    budget?: WaitBudget,
+  ): Promise<void> {
     // Checked here so a caller mistake is thrown the same way whichever store would answer.
     toTtlMs(ttlMs);
     serialise(value);
-    const done = await this.tryPrimary(() =>
-      this.primary.set(key, value, ttlMs),
+    const done = await this.tryPrimary(
+      () => this.primary.set(key, value, ttlMs, budget),
+      budget,
     );
     if (!done.ok) await this.fallback.set(key, value, ttlMs);
   }
@@ -111,8 +125,11 @@ export class FallbackStore implements CacheStore {
 
   private async tryPrimary<T>(
     op: () => Promise<T>,
+    budget?: WaitBudget,
   ): Promise<{ ok: true; result: T } | { ok: false }> {
-    if (this.isDegraded) return { ok: false };
+    // Degraded: nothing waits on the primary (the probe notices recovery). A spent budget: this
+    // request may not wait at all, which says nothing about the primary.
+    if (this.isDegraded || budget?.exhausted) return { ok: false };
     const epoch = this.epoch;
     try {
       return { ok: true, result: await op() };

@@ -342,6 +342,48 @@ describe('PredictionCache', () => {
     expect(cache.stats()).toMatchObject({ size: null, hitRate: 0, misses: 2 });
   });
 
+  it('answers a miss without waiting for the store write, and reports a failed write later', async () => {
+    const write = deferred<void>();
+    const store: CacheStore = {
+      get: async () => undefined,
+      set: () => write.promise,
+      delete: async () => false,
+    };
+    const cache = new PredictionCache({ name: 'p', store });
+    const events = record(cache);
+    // Resolves although the write has not settled (a stalled Redis would hold it ~commandTimeout).
+    expect(await cache.getOrCompute('k', async () => 'v', HOUR)).toEqual({
+      value: 'v',
+      cached: false,
+    });
+    expect(events.map(([name]) => name)).toEqual(['miss']);
+    write.reject(new CacheUnavailableError('SET', new Error('timed out')));
+    await settle();
+    expect(events.map(([name]) => name)).toEqual(['miss', 'storeError']);
+  });
+
+  it("hands the request's budget to the store read, not to the background write", async () => {
+    const seen: Array<[string, unknown]> = [];
+    const store: CacheStore = {
+      get: async (_key, budget) => {
+        seen.push(['get', budget]);
+        return undefined;
+      },
+      set: async (_key, _value, _ttl, budget) => {
+        seen.push(['set', budget]);
+      },
+      delete: async () => false,
+    };
+    const budget = { exhausted: false, run: <T>(call: () => Promise<T>) => call() };
+    const cache = new PredictionCache({ name: 'p', store });
+    await cache.getOrCompute('k', async () => 'v', HOUR, budget);
+    await settle();
+    expect(seen).toEqual([
+      ['get', budget],
+      ['set', undefined],
+    ]);
+  });
+
   it('returns a computed value JSON cannot carry without caching it', async () => {
     const cache = new PredictionCache({
       name: 'p',

@@ -6,6 +6,7 @@ import type {
   EvictionReason,
   JsonValue,
   Unsubscribe,
+  WaitBudget,
 } from './cache.types';
 import { toTtlMs } from './cache.values';
 
@@ -102,19 +103,24 @@ export class PredictionCache {
    * Returns the cached value under `key`, or runs `compute`, stores its result for `ttlMs` and
    * returns it. Concurrent calls for a key that is not cached share one run of `compute` (the
    * first caller's `ttlMs` applies) and all get `cached: false`. A rejection of `compute` is
-   * never cached: every waiting caller gets it, and the next call computes again. The call
-   * resolves once the result is stored, so a later call finds it.
+   * never cached: every waiting caller gets it, and the next call computes again.
+   *
+   * The store read waits no longer than `budget` allows (a spent budget reads the store's degraded
+   * path, normally a miss). The write after a miss never delays the answer: it runs in the
+   * background (issued before this call resolves, so a later read finds it) and its failure is
+   * reported as `storeError` (a FallbackStore degrades on it).
    */
   async getOrCompute<T extends JsonValue>(
     key: string,
     compute: () => Promise<T>,
     ttlMs: number,
+    budget?: WaitBudget,
   ): Promise<CacheResult<T>> {
     toTtlMs(ttlMs);
     const joined = this.join<T>(key);
     if (joined) return joined;
 
-    const found = await this.read<T>(key);
+    const found = await this.read<T>(key, budget);
     if (found !== undefined) {
       this.hits += 1;
       this.listeners.emit('hit', { cache: this.name, key });
@@ -169,7 +175,7 @@ export class PredictionCache {
     this.countMiss(key, false);
     // The entry leaves inside the flight, before any waiter resumes, so no call can join a
     // flight that has already failed.
-    const flight: Promise<T> = this.computeAndStore(
+    const flight: Promise<T> = this.computeThenStore(
       key,
       compute,
       ttlMs,
@@ -180,16 +186,23 @@ export class PredictionCache {
     return { value: await flight, cached: false };
   }
 
-  private async computeAndStore<T extends JsonValue>(
+  private async computeThenStore<T extends JsonValue>(
     key: string,
     compute: () => Promise<T>,
     ttlMs: number,
   ): Promise<T> {
     const value = await compute();
+    // Fire and forget: the prediction is good even if it cannot be kept (outage, or a value JSON
+    // cannot carry), and the caller must never wait on the store's write. The write is issued
+    // now, so a later read of this process (same connection, same order) finds it.
+    void this.write(key, value, ttlMs);
+    return value;
+  }
+
+  private async write(key: string, value: JsonValue, ttlMs: number): Promise<void> {
     try {
       await this.store.set(key, value, ttlMs);
     } catch (error) {
-      // The prediction is good even if it cannot be kept (outage, or a value JSON cannot carry).
       this.listeners.emit('storeError', {
         cache: this.name,
         key,
@@ -197,12 +210,14 @@ export class PredictionCache {
         error,
       });
     }
-    return value;
   }
 
-  private async read<T extends JsonValue>(key: string): Promise<T | undefined> {
+  private async read<T extends JsonValue>(
+    key: string,
+    budget?: WaitBudget,
+  ): Promise<T | undefined> {
     try {
-      return await this.store.get<T>(key);
+      return await this.store.get<T>(key, budget);
     } catch (error) {
       this.listeners.emit('storeError', {
         cache: this.name,

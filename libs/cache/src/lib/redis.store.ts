@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { CacheArgumentError, CacheUnavailableError } from './cache.errors';
-import type { Guard, JsonValue, ProbeableStore } from './cache.types';
+import type { Guard, JsonValue, ProbeableStore, WaitBudget } from './cache.types';
 import { deserialise, serialise, toTtlMs } from './cache.values';
 
 export interface RedisStoreOptions {
@@ -23,7 +23,10 @@ const passThrough: Guard = (op) => op();
 /**
  * A shared store in Redis: values as JSON text under `keyPrefix + key`, written with `SET ... PX`
  * so Redis expires them. Every replica built on the same Redis and prefix sees the same entries.
- * Any failure (connection, timeout, guard refusal) rejects with a CacheUnavailableError.
+ * Any failure (connection, timeout, guard refusal, a request's budget running out) rejects with
+ * a CacheUnavailableError. With a budget, a call waits no longer than the request has left; the
+ * command itself still runs to its own `commandTimeout` in the background, so the guard (the
+ * breaker) judges Redis by that, not by what one request could afford.
  */
 export class RedisStore implements ProbeableStore {
   readonly keyPrefix: string;
@@ -53,19 +56,29 @@ export class RedisStore implements ProbeableStore {
 
   async get<T extends JsonValue = JsonValue>(
     key: string,
+    budget?: WaitBudget,
   ): Promise<T | undefined> {
-    const text = await this.run('GET', () =>
-      this.client.get(this.keyPrefix + key),
+    const text = await this.run(
+      'GET',
+      () => this.client.get(this.keyPrefix + key),
+      budget,
     );
     // Text that is not JSON was not written by this store: a miss, not an outage.
     return text === null ? undefined : deserialise<T>(text);
   }
 
-  async set(key: string, value: JsonValue, ttlMs: number): Promise<void> {
+  async set(
+    key: string,
+    value: JsonValue,
+    ttlMs: number,
+    budget?: WaitBudget,
+  ): Promise<void> {
     const ttl = toTtlMs(ttlMs);
     const text = serialise(value);
-    await this.run('SET', () =>
-      this.client.set(this.keyPrefix + key, text, 'PX', ttl),
+    await this.run(
+      'SET',
+      () => this.client.set(this.keyPrefix + key, text, 'PX', ttl),
+      budget,
     );
   }
 
@@ -81,9 +94,15 @@ export class RedisStore implements ProbeableStore {
     await this.run('PING', () => this.client.ping());
   }
 
-  private async run<T>(operation: string, op: () => Promise<T>): Promise<T> {
+  private async run<T>(
+    operation: string,
+    op: () => Promise<T>,
+    budget?: WaitBudget,
+  ): Promise<T> {
     try {
-      return await this.guard(op);
+      return await (budget
+        ? budget.run(() => this.guard(op))
+        : this.guard(op));
     } catch (error) {
       throw new CacheUnavailableError(operation, error);
     }

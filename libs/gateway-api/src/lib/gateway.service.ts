@@ -123,7 +123,7 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
           if (!version) return { ...(await compute()), cached: false };
           // The model lower-cases text first, so case never changes its answer; nothing else is normalised.
           const key = predictionKey('intent-classifier', version, query.toLowerCase());
-          const { value, cached } = await this.cache.getOrCompute(key, compute as () => Promise<JsonValue & IntentPrediction>, this.settings.cache.ttlMs);
+          const { value, cached } = await this.cache.getOrCompute(key, compute as () => Promise<JsonValue & IntentPrediction>, this.settings.cache.ttlMs, call.redisBudget);
           return { ...(value as IntentPrediction), cached };
         }),
       );

@@ -15,6 +15,7 @@ import {
 import { ValidationFailedError, isValidationFailedError } from '@ml/errors';
 import { PredictionMetrics } from '@ml/metrics';
 import { RateLimitCost, RateLimitGuard, batchCost } from '@ml/rate-limit';
+import { redisBudgetOf } from '@ml/redis';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { GATEWAY_OPTIONS } from './gateway.constants';
 import { GatewayService, UpstreamClientError, type ModelName } from './gateway.service';
@@ -100,6 +101,7 @@ export class PredictController {
     return {
       requestId: String(req.id),
       budgetMs: requestBudgetMs(req.headers[REQUEST_TIMEOUT_HEADER], this.options.requestTimeoutMs),
+      redisBudget: redisBudgetOf(req),
     };
   }
 

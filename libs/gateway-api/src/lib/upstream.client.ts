@@ -10,6 +10,7 @@ import {
 } from '@ml/resilience';
 import { SHED_HEADER } from '@ml/admission';
 import { ServiceError } from '@ml/errors';
+import type { RedisBudget } from '@ml/redis';
 import { Pool } from 'undici';
 import type { BreakerSettings } from './gateway.config';
 import { UpstreamHttpError, UpstreamUnavailableError, isRetryableUpstreamError } from './upstream.errors';
@@ -24,6 +25,8 @@ export interface CallOptions {
   requestId: string;
   /** Remaining budget of the client's request, ms. */
   budgetMs: number;
+  /** The request's Redis budget (set by the rate-limit guard), shared by its cache lookups. */
+  redisBudget?: RedisBudget;
 }
 
 /**

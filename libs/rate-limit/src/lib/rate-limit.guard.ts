@@ -1,4 +1,5 @@
 import { ExecutionContext, Injectable, Logger } from '@nestjs/common';
+import { redisBudgetOf } from '@ml/redis';
 import { Reflector } from '@nestjs/core';
 import {
   InjectThrottlerOptions,
@@ -96,7 +97,10 @@ export class RateLimitGuard extends ThrottlerGuard {
     const cost = this.costOf(context, req as CostRequest);
     const name = throttler.name ?? this.limiter.policyName;
     const key = props.generateKey(context, `${tracker.kind}:${tracker.name}`, name);
-    const result = await this.limiter.consume(key, cost, limit, ttl);
+    // The request's Redis budget, created here (the first Redis call of a gateway request) and
+    // shared with its later Redis calls (the prediction cache) through the request object.
+    const budget = this.limiter.redisBudgetMs === undefined ? undefined : redisBudgetOf(req, this.limiter.redisBudgetMs);
+    const result = await this.limiter.consume(key, cost, limit, ttl, budget);
 
     const windowSeconds = Math.ceil(ttl / 1000);
     const resetSeconds = secondsUntilReset(result.resetMs);

@@ -1,4 +1,5 @@
 import type { Redis } from 'ioredis';
+import { RedisBudget } from '@ml/redis';
 import { CircuitBreaker } from '@ml/resilience';
 import { RateLimitConfigError, RateLimitedError, isRateLimitConfigError, isRateLimitedError } from './rate-limit.errors';
 import { RateLimitService } from './rate-limit.service';
@@ -90,12 +91,36 @@ describe('RateLimitService', () => {
       expect(await slow).toMatchObject({ allowed: true, count: 1, shared: true });
       // Stale: it started before the flip, so it says nothing about Redis now.
       expect(s.degraded).toBe(true);
-      // A call that starts now and succeeds does bring it back.
-      const fresh = s.consume('k', 1);
-      await tick();
-      redis.pending[2].resolve([1, 2, 8000]);
-      expect(await fresh).toMatchObject({ shared: true, count: 2 });
-      expect(flips).toEqual([true, false]);
+      // While degraded, requests do not wait on Redis at all: memory answers, Redis is not asked.
+      expect(await s.consume('k', 1)).toMatchObject({ shared: false });
+      expect(redis.pending).toHaveLength(2);
+      expect(flips).toEqual([true]);
+    } finally {
+      s.close();
+    }
+  });
+
+  it("waits on Redis no longer than the request's budget has left, and not at all once it is spent", async () => {
+    const redis = new ScriptedRedis();
+    const s = new RateLimitService({ requests: 5, windowSeconds: 10, redis: redis.asClient(), redisTimeoutMs: 1000, probeIntervalMs: 10_000 });
+    try {
+      expect(s.redisBudgetMs).toBe(1000);
+      // A spent budget: memory answers, Redis is not asked and the limiter is not degraded.
+      const spent = new RedisBudget(30);
+      await spent.run(() => sleep(40)).catch(() => undefined);
+      expect(spent.exhausted).toBe(true);
+      expect(await s.consume('k', 1, 5, 10_000, spent)).toMatchObject({ allowed: true, shared: false });
+      expect(redis.pending).toHaveLength(0);
+      expect(s.degraded).toBe(false);
+      // A hung call is cut when the request's budget runs out (50 ms), well before its own 1000 ms.
+      const budget = new RedisBudget(50);
+      const started = performance.now();
+      expect(await s.consume('k', 1, 5, 10_000, budget)).toMatchObject({ shared: false });
+      const waited = performance.now() - started;
+      expect(waited).toBeGreaterThanOrEqual(45);
+      expect(waited).toBeLessThan(500);
+      expect(redis.pending).toHaveLength(1);
+      expect(s.degraded).toBe(true);
     } finally {
       s.close();
     }

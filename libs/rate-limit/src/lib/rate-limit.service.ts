@@ -1,4 +1,5 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
+import { isRedisBudgetExceededError, type RedisBudget } from '@ml/redis';
 import { CircuitBreaker, TimeoutPolicy, wrap, type Policy } from '@ml/resilience';
 import type { ThrottlerStorage } from '@nestjs/throttler';
 import type { Redis } from 'ioredis';
@@ -33,7 +34,10 @@ export interface RateLimitOptions {
   onDegradedChange?: DegradedListener;
   /** Called for every refused request. */
   onRejected?: RejectionListener;
-  /** Longest a Redis call may take before the request falls back to memory. Default 200 ms. */
+  /**
+   * Longest a Redis call may take before the request falls back to memory, and the Redis budget
+   * the guard gives each request (shared with the request's other Redis calls). Default 200 ms.
+   */
   redisTimeoutMs?: number;
   /** Guards every Redis call; pass one to watch its state. Default: opens after 3 failures in 10 s, for 2 s. */
   breaker?: CircuitBreaker;
@@ -50,15 +54,20 @@ export type ConsumeOutcome = ConsumeResult & { shared: boolean };
  * The rate limiter's state: counters (Redis when given and healthy, else process memory), the
  * `degraded` flag and the event hooks. It is also the ThrottlerStorage given to @nestjs/throttler.
  *
- * Every Redis call runs through a circuit breaker and a timeout. A call that fails (or that the
- * breaker refuses) is answered from memory instead, and the limiter is then degraded: limits are
- * per process until a Redis call succeeds again (a request's or the background PING's).
+ * Every Redis call runs through a circuit breaker and a timeout, and within the request's Redis
+ * budget when one is given. A call that fails (or that the breaker refuses, or that the budget
+ * cuts short) is answered from memory instead, and the limiter is then degraded: requests no
+ * longer call Redis at all (no request waits on a Redis that just failed) and limits are per
+ * process until the background PING succeeds again. A request whose budget is already spent is
+ * counted in memory without touching Redis or the degraded state.
  */
 export class RateLimitService implements ThrottlerStorage, OnModuleDestroy {
   /** The policy name in the RateLimit headers. */
   readonly policyName = 'default';
   readonly limit: number;
   readonly windowSeconds: number;
+  /** The Redis budget per request (REDIS_COMMAND_TIMEOUT_MS); undefined without Redis. */
+  readonly redisBudgetMs: number | undefined;
   private readonly memory: MemoryCounterStore;
   private readonly redis: RedisCounterStore | undefined;
   private readonly pipeline: Policy;
@@ -85,7 +94,9 @@ export class RateLimitService implements ThrottlerStorage, OnModuleDestroy {
     this.memory = new MemoryCounterStore(options.memory);
     this.redis = options.redis ? new RedisCounterStore({ client: options.redis, keyPrefix: options.keyPrefix ?? 'ml:rl:' }) : undefined;
     const breaker = options.breaker ?? new CircuitBreaker({ name: 'rate-limit-redis', failureThreshold: 3, windowMs: 10_000, openMs: 2_000 });
-    this.pipeline = wrap(breaker, new TimeoutPolicy({ perTryMs: options.redisTimeoutMs ?? 200 }));
+    const timeoutMs = options.redisTimeoutMs ?? 200;
+    this.pipeline = wrap(breaker, new TimeoutPolicy({ perTryMs: timeoutMs }));
+    this.redisBudgetMs = this.redis ? timeoutMs : undefined;
     if (options.onDegradedChange) this.onDegradedChange(options.onDegradedChange);
     if (options.onRejected) this.onRejected(options.onRejected);
   }
@@ -113,18 +124,21 @@ export class RateLimitService implements ThrottlerStorage, OnModuleDestroy {
 
   /**
    * Charges `cost` units to `key` if they fit under `limit` in the current window of `windowMs`.
-   * Never rejects because of Redis: an unusable Redis means memory answers.
+   * Never rejects because of Redis: an unusable Redis means memory answers. With a `budget`, the
+   * Redis call waits no longer than the request has left (and not at all when nothing is left).
    */
-  async consume(key: string, cost: number, limit = this.limit, windowMs = this.windowSeconds * 1000): Promise<ConsumeOutcome> {
+  async consume(key: string, cost: number, limit = this.limit, windowMs = this.windowSeconds * 1000, budget?: RedisBudget): Promise<ConsumeOutcome> {
     const redis = this.redis;
-    if (redis) {
+    if (redis && !this.isDegraded && !budget?.exhausted) {
       const epoch = this.epoch;
+      const call = () => this.pipeline.execute(() => redis.consume(key, cost, limit, windowMs));
       try {
-        const result = await this.pipeline.execute(() => redis.consume(key, cost, limit, windowMs));
+        const result = await (budget ? budget.run(call) : call());
         this.setDegraded(false, epoch);
         return { ...result, shared: true };
       } catch (error) {
-        this.setDegraded(true, epoch, error);
+        // Refused for lack of budget: nothing was asked of Redis, so nothing is known about it.
+        if (!(isRedisBudgetExceededError(error) && error.refused)) this.setDegraded(true, epoch, error);
       }
     }
     return { ...this.memory.consumeNow(key, cost, limit, windowMs), shared: false };
