@@ -17,6 +17,7 @@ interface ErrorLike {
   retryAfterSeconds?: unknown;
   errors?: unknown;
   publicDetail?: unknown;
+  allow?: unknown;
 }
 
 const slugFor = (status: number) => titleFor(status).toLowerCase().replace(/[^a-z]+/g, '-');
@@ -61,6 +62,7 @@ export function toProblem(err: unknown, instance: string, requestId: string): Ma
   }
   const retryAfter = typeof e.retryAfterSeconds === 'number' ? e.retryAfterSeconds : undefined;
   if (retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter)));
+  if (status === 405 && Array.isArray(e.allow)) headers['allow'] = e.allow.join(', ');
 
   const problem: Problem = {
     type: PROBLEM_TYPE_BASE + slug,
