@@ -117,7 +117,8 @@ describe('the gateway\'s Open Inference Protocol proxy', () => {
     await new Promise((r) => socket.once('close', r));
     expect(text).toMatch(/^HTTP\/1\.1 200/);
     const forwarded = upstream.calls.find((c) => c.headers['x-request-id'] === 'slow-body-1');
-    expect(Number(forwarded?.headers['x-request-timeout-ms'])).toBeLessThanOrEqual(600);
+    // 1000 asked, 400 spent receiving the body (timers may fire a millisecond early).
+    expect(Number(forwarded?.headers['x-request-timeout-ms'])).toBeLessThanOrEqual(605);
     expect(Number(forwarded?.headers['x-request-timeout-ms'])).toBeGreaterThan(0);
   });
 });

@@ -56,7 +56,8 @@ describe('servePredictionRoutes on a real app', () => {
   it('spends the time the body took to arrive', async () => {
     const text = await slowPost(svc.port, 300);
     const budgetMs = JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)).budgetMs as number;
-    expect(budgetMs).toBeLessThanOrEqual(700);
+    // (Timers may fire a millisecond early.)
+    expect(budgetMs).toBeLessThanOrEqual(705);
     expect(budgetMs).toBeGreaterThan(400);
   });
 

@@ -263,7 +263,8 @@ describe('a service under hostile clients, on a real port', () => {
         s.write(body);
       });
       const remaining = JSON.parse(parse(text, 0).body).remaining as number;
-      expect(remaining).toBeLessThanOrEqual(600);
+      // (Timers may fire a millisecond early.)
+      expect(remaining).toBeLessThanOrEqual(605);
       expect(remaining).toBeGreaterThan(300);
     });
   });
