@@ -1,4 +1,4 @@
-export { validateBody } from './lib/validation';
+export { MAX_VALIDATION_DEPTH, validateBody } from './lib/validation';
 export {
   IntentBatchDto,
   IntentQueryDto,
@@ -8,7 +8,14 @@ export {
   type IntentCandidate,
   type IntentPrediction,
 } from './lib/intent.dto';
-export { REQUEST_TIMEOUT_HEADER, requestBudgetMs } from './lib/deadline';
+export {
+  REQUEST_TIMEOUT_HEADER,
+  elapsedSinceReceivedMs,
+  markReceived,
+  receivedAt,
+  remainingBudgetMs,
+  requestBudgetMs,
+} from './lib/deadline';
 export {
   CHANNELS,
   DEFAULT_MAX_AMOUNT,

@@ -1,5 +1,6 @@
-export { NotFoundError, ServiceError, ValidationFailedError, isValidationFailedError } from './lib/problem.errors';
-export { ProblemFilter, isInferenceProtocolPath, sendProblem } from './lib/problem.filter';
+export { MethodNotAllowedError, NotFoundError, ServiceError, ValidationFailedError, isValidationFailedError } from './lib/problem.errors';
+export { LogThrottle, type LogThrottleOptions } from './lib/log-throttle';
+export { PROBLEM_LOG_INTERVAL_MS, ProblemFilter, ProblemLog, isInferenceProtocolPath, sendProblem } from './lib/problem.filter';
 export { toProblem, type MappedProblem } from './lib/problem.mapper';
 export { PROBLEM_MAP, PROBLEM_TYPE_BASE } from './lib/problem.mapping';
 export type { CodedError, FieldError, Problem } from './lib/problem.types';

@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { TransactionBatchDto, TransactionDto, requestBudgetMs, validateBody, type AnomalyPrediction } from '@ml/contracts';
+import { TransactionBatchDto, TransactionDto, validateBody, type AnomalyPrediction } from '@ml/contracts';
 import { ValidationFailedError } from '@ml/errors';
 import { servePredictionRoutes } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
@@ -22,23 +22,23 @@ export class AnomalyRoutes implements OnModuleInit {
 
   onModuleInit() {
     servePredictionRoutes(this.adapterHost, {
-      '/predict/anomaly': (body, timeout) => this.one(body, timeout),
-      '/predict/anomaly/batch': (body, timeout) => this.batch(body, timeout),
-    });
+      '/predict/anomaly': (body, budgetMs) => this.one(body, budgetMs),
+      '/predict/anomaly/batch': (body, budgetMs) => this.batch(body, budgetMs),
+    }, { requestTimeoutMs: this.service.requestTimeoutMs });
   }
 
-  async one(body: unknown, timeout?: string): Promise<AnomalyPrediction> {
+  async one(body: unknown, budgetMs: number): Promise<AnomalyPrediction> {
     const dto = this.validate(TransactionDto, body);
     this.checkRules([dto], (f) => f);
-    const [prediction] = await this.service.score([dto], requestBudgetMs(timeout, this.service.requestTimeoutMs));
+    const [prediction] = await this.service.score([dto], budgetMs);
     return prediction;
   }
 
   /** 1..256 transactions in time order; each sees the earlier ones; one bad item rejects them all. */
-  async batch(body: unknown, timeout?: string): Promise<{ predictions: AnomalyPrediction[] }> {
+  async batch(body: unknown, budgetMs: number): Promise<{ predictions: AnomalyPrediction[] }> {
     const dto = this.validate(TransactionBatchDto, body);
     this.checkRules(dto.transactions, (f, i) => `transactions[${i}].${f}`);
-    const predictions = await this.service.score(dto.transactions, requestBudgetMs(timeout, this.service.requestTimeoutMs));
+    const predictions = await this.service.score(dto.transactions, budgetMs);
     return { predictions };
   }
 

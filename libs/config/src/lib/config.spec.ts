@@ -28,6 +28,8 @@ describe('loadServiceConfig', () => {
       logLevel: 'info',
       logRequestContext: false,
       trustProxy: false,
+      jsonMaxDepth: 32,
+      http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
     });
   });
 
@@ -44,6 +46,10 @@ describe('loadServiceConfig', () => {
       LOG_LEVEL: 'WARN',
       LOG_REQUEST_CONTEXT: 'true',
       TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
+      JSON_MAX_DEPTH: '8',
+      HTTP_REQUEST_TIMEOUT_MS: '5000',
+      HTTP_HEADERS_TIMEOUT_MS: '2000',
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: '15000',
     });
     expect(c).toMatchObject({
       port: 8080,
@@ -57,7 +63,16 @@ describe('loadServiceConfig', () => {
       logLevel: 'warn',
       logRequestContext: true,
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
+      jsonMaxDepth: 8,
+      http: { requestTimeoutMs: 5000, headersTimeoutMs: 2000, keepAliveTimeoutMs: 15_000 },
     });
+  });
+
+  it('refuses server timeouts Node would refuse, naming the variable', () => {
+    expect(fail(() => loadServiceConfig(1, { HTTP_REQUEST_TIMEOUT_MS: '5000', HTTP_HEADERS_TIMEOUT_MS: '6000' })).variable).toBe('HTTP_HEADERS_TIMEOUT_MS');
+    expect(fail(() => loadServiceConfig(1, { HTTP_REQUEST_TIMEOUT_MS: '0' })).variable).toBe('HTTP_REQUEST_TIMEOUT_MS');
+    expect(fail(() => loadServiceConfig(1, { JSON_MAX_DEPTH: '1' })).variable).toBe('JSON_MAX_DEPTH');
+    expect(fail(() => loadServiceConfig(1, { JSON_MAX_DEPTH: '100000' })).variable).toBe('JSON_MAX_DEPTH');
   });
 
   it('never lets the batch limit fall below the single-request limit', () => {

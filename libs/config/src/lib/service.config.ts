@@ -1,5 +1,6 @@
 import { loadEnv } from './config.loader';
 import type { Env } from './config.types';
+import { ConfigError } from './config.errors';
 import { bool, bytes, int, oneOf, optionalString, port, string } from './config.vars';
 import { parseTrustProxy } from './trust-proxy';
 
@@ -24,6 +25,14 @@ export interface ServiceConfig {
   logRequestContext: boolean;
   /** false = trust no proxy; a hop count; or the IPs/CIDRs whose X-Forwarded-For is believed. */
   trustProxy: false | string[];
+  /**
+   * Deepest nesting of arrays/objects a JSON body may have (400 past it). Our DTOs are at most 4
+   * deep and an inference request's tensor adds its rank to 3; everything after the parser walks
+   * bodies recursively, so depth is bounded where the text is read.
+   */
+  jsonMaxDepth: number;
+  /** Node's limits on the whole request (body included), on its headers, and on an idle keep-alive socket. */
+  http: { requestTimeoutMs: number; headersTimeoutMs: number; keepAliveTimeoutMs: number };
 }
 
 export function loadServiceConfig(defaultPort: number, env: Env = process.env): ServiceConfig {
@@ -40,9 +49,19 @@ export function loadServiceConfig(defaultPort: number, env: Env = process.env): 
       LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
       LOG_REQUEST_CONTEXT: bool(false),
       TRUST_PROXY: optionalString(),
+      JSON_MAX_DEPTH: int(32, { min: 4, max: 256 }),
+      HTTP_REQUEST_TIMEOUT_MS: int(30_000, { min: 100, max: 3_600_000 }),
+      HTTP_HEADERS_TIMEOUT_MS: int(10_000, { min: 100, max: 3_600_000 }),
+      // Longer than the gateway pool's idle timeout (10 s) and the usual load balancers' (60 s), so
+      // the server is never the side that closes a socket a client is about to reuse.
+      HTTP_KEEP_ALIVE_TIMEOUT_MS: int(65_000, { min: 1000, max: 3_600_000 }),
     },
     env,
   );
+  // Node refuses a headers timeout longer than the request timeout; say so by name instead.
+  if (e.HTTP_HEADERS_TIMEOUT_MS > e.HTTP_REQUEST_TIMEOUT_MS) {
+    throw new ConfigError('HTTP_HEADERS_TIMEOUT_MS', `must not exceed HTTP_REQUEST_TIMEOUT_MS (${e.HTTP_REQUEST_TIMEOUT_MS})`);
+  }
   return {
     port: e.PORT,
     host: e.HOST,
@@ -55,5 +74,11 @@ export function loadServiceConfig(defaultPort: number, env: Env = process.env): 
     logLevel: e.LOG_LEVEL,
     logRequestContext: e.LOG_REQUEST_CONTEXT,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
+    jsonMaxDepth: e.JSON_MAX_DEPTH,
+    http: {
+      requestTimeoutMs: e.HTTP_REQUEST_TIMEOUT_MS,
+      headersTimeoutMs: e.HTTP_HEADERS_TIMEOUT_MS,
+      keepAliveTimeoutMs: e.HTTP_KEEP_ALIVE_TIMEOUT_MS,
+    },
   };
 }

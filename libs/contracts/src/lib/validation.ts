@@ -3,6 +3,14 @@ import { plainToInstance, type ClassConstructor } from 'class-transformer';
 import { validateSync, type ValidationError } from 'class-validator';
 import { acceptanceCheck } from './fast-acceptance';
 
+/**
+ * Deepest nesting of arrays/objects a body may have here. Our DTOs are at most 4 deep, so a deeper
+ * body is a schema violation whatever it holds; the bound is what keeps the recursive walks below
+ * (ours, class-transformer's, class-validator's) off the end of the stack for callers that did not
+ * come through the HTTP parser, which has its own, configurable limit (JSON_MAX_DEPTH).
+ */
+export const MAX_VALIDATION_DEPTH = 32;
+
 /** Messages of per-item failures are encoded as `[i] message` lines by the item constraints. */
 const ITEM_PREFIX = /^\[(\d+)\] (.*)$/;
 
@@ -49,6 +57,8 @@ export function validateBody<T extends object>(dto: ClassConstructor<T>, body: u
 
 /** Every problem class-validator finds in `body`, sorted by field path; [] when there is none. */
 export function generalProblems(dto: ClassConstructor<object>, body: object): FieldError[] {
+  const deep = branchDeeperThan(body, MAX_VALIDATION_DEPTH);
+  if (deep !== undefined) return [{ field: deep, message: `nested deeper than ${MAX_VALIDATION_DEPTH} levels` }];
   // class-transformer drops a `constructor` key before class-validator could see it, and throws on
   // some of them ({"constructor": [1]}): report those keys and validate the rest without them.
   const poisoned = constructorKeys(body, '');
@@ -62,6 +72,24 @@ export function generalProblems(dto: ClassConstructor<object>, body: object): Fi
   return [...flatten(errors), ...poisoned].sort((a, b) => a.field.localeCompare(b.field, 'en', { numeric: true }));
 }
 
+/**
+ * The top-level field under which `value` nests arrays/objects deeper than `max` ('' for the body
+ * itself), or undefined. Walks with its own stack and stops past `max`, so any depth is safe.
+ */
+function branchDeeperThan(value: object, max: number): string | undefined {
+  const stack: Array<{ value: unknown; depth: number; top: string }> = [{ value, depth: 1, top: '' }];
+  while (stack.length) {
+    const next = stack.pop()!;
+    if (next.value === null || typeof next.value !== 'object') continue;
+    if (next.depth > max) return next.top;
+    for (const [key, child] of Object.entries(next.value)) {
+      stack.push({ value: child, depth: next.depth + 1, top: next.depth === 1 ? key : next.top });
+    }
+  }
+  return undefined;
+}
+
+// Both walks below recurse, bounded by MAX_VALIDATION_DEPTH (checked first).
 function withoutConstructorKeys(value: unknown): unknown {
   if (value === null || typeof value !== 'object') return value;
   if (Array.isArray(value)) return value.map(withoutConstructorKeys);

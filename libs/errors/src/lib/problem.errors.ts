@@ -5,7 +5,7 @@ export class ServiceError extends Error {
   constructor(
     readonly code: string,
     message: string,
-    readonly extra: { retryAfterSeconds?: number; errors?: FieldError[]; publicDetail?: string } = {},
+    readonly extra: { retryAfterSeconds?: number; errors?: FieldError[]; publicDetail?: string; allow?: string[] } = {},
   ) {
     super(message);
     this.name = new.target.name;
@@ -15,6 +15,9 @@ export class ServiceError extends Error {
   }
   get errors() {
     return this.extra.errors;
+  }
+  get allow() {
+    return this.extra.allow;
   }
   get publicDetail() {
     return this.extra.publicDetail ?? this.message;
@@ -34,5 +37,12 @@ export const isValidationFailedError = (e: unknown): e is ValidationFailedError 
 export class NotFoundError extends ServiceError {
   constructor(detail: string) {
     super('NOT_FOUND', detail);
+  }
+}
+
+/** A path that exists, asked with a method it does not have (405, with `Allow`). */
+export class MethodNotAllowedError extends ServiceError {
+  constructor(method: string, path: string, allow: string[]) {
+    super('METHOD_NOT_ALLOWED', `${path} does not answer ${method}; it answers ${allow.join(', ')}.`, { allow });
   }
 }

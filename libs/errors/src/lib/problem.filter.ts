@@ -1,20 +1,65 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
+import { LogThrottle } from './log-throttle';
 import { toProblem } from './problem.mapper';
+import type { Problem } from './problem.types';
+
+/** How long identical server-side failures are counted rather than logged one by one. */
+export const PROBLEM_LOG_INTERVAL_MS = 10_000;
+
+interface Sample {
+  logger: Logger;
+  level: 'error' | 'warn';
+  fields: Record<string, unknown>;
+  msg: string;
+}
+
+/**
+ * The filter's own log lines for 5xx answers, throttled: the first failure of a kind (same code and
+ * detail; for unexpected errors, same message) is logged at once, with its stack for unexpected
+ * ones, and a storm of the same failure adds one summary line per interval with the count. The
+ * access log still has one line per request.
+ */
+export class ProblemLog {
+  private readonly throttle: LogThrottle<Sample>;
+
+  constructor(intervalMs = PROBLEM_LOG_INTERVAL_MS) {
+    this.throttle = new LogThrottle<Sample>({
+      intervalMs,
+      onSummary: (s, suppressed) =>
+        s.logger[s.level]({ ...s.fields, suppressed, interval_ms: intervalMs, msg: `${s.msg} (and ${suppressed} more like it in the last ${intervalMs} ms, not logged one by one)` }),
+    });
+  }
+
+  failed(logger: Logger, err: unknown, problem: Problem, unexpected: boolean, requestId: unknown) {
+    if (unexpected) {
+      const message = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+      const sample: Sample = { logger, level: 'error', fields: { error: message }, msg: 'request failed' };
+      if (this.throttle.admit(`unexpected\0${message}`, sample)) logger.error({ err, request_id: requestId, msg: 'request failed' });
+    } else if (problem.status >= 500) {
+      const code = (err as { code?: string })?.code;
+      const sample: Sample = { logger, level: 'warn', fields: { code }, msg: problem.detail };
+      if (this.throttle.admit(`${code}\0${problem.detail}`, sample)) logger.warn({ request_id: requestId, code, msg: problem.detail });
+    }
+  }
+
+  close() {
+    this.throttle.close();
+  }
+}
+
+/** Used when a caller passes none: one per process, like the logger behind it. */
+const sharedLog = new ProblemLog();
 
 /** Paths that speak the Open Inference Protocol answer errors as `{"error": "..."}`. */
 export const isInferenceProtocolPath = (url: string) => url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
 
 /** Writes a mapped error to a Fastify reply. Shared by the Nest filter and the Fastify error handler. */
-export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger) {
+export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger, log: ProblemLog = sharedLog) {
   const url = request.url ?? '/';
   const path = url.split('?')[0];
   const { problem, headers, unexpected } = toProblem(err, path, String(request.id));
-  if (unexpected) {
-    logger.error({ err, request_id: request.id, msg: 'request failed' });
-  } else if (problem.status >= 500) {
-    logger.warn({ request_id: request.id, code: (err as { code?: string })?.code, msg: problem.detail });
-  }
+  log.failed(logger, err, problem, unexpected, request.id);
   if (reply.sent) return;
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
   reply.status(problem.status);
@@ -33,8 +78,10 @@ export function sendProblem(err: unknown, request: FastifyRequest, reply: Fastif
 export class ProblemFilter implements ExceptionFilter {
   private readonly logger = new Logger('ProblemFilter');
 
+  constructor(private readonly log: ProblemLog = sharedLog) {}
+
   catch(exception: unknown, host: ArgumentsHost) {
     const ctx = host.switchToHttp();
-    sendProblem(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>(), this.logger);
+    sendProblem(exception, ctx.getRequest<FastifyRequest>(), ctx.getResponse<FastifyReply>(), this.logger, this.log);
   }
 }

@@ -17,6 +17,7 @@ interface ErrorLike {
   retryAfterSeconds?: unknown;
   errors?: unknown;
   publicDetail?: unknown;
+  allow?: unknown;
 }
 
 const slugFor = (status: number) => titleFor(status).toLowerCase().replace(/[^a-z]+/g, '-');
@@ -63,6 +64,7 @@ export function toProblem(err: unknown, instance: string, requestId: string): Ma
   if (retryAfter !== undefined) headers['retry-after'] = String(Math.max(1, Math.ceil(retryAfter)));
   // Shed load, not a fault: a gateway in front passes it on instead of counting it against this service.
   if (slug === 'overloaded') headers['x-ml-shed'] = '1';
+  if (status === 405 && Array.isArray(e.allow)) headers['allow'] = e.allow.join(', ');
 
   const problem: Problem = {
     type: PROBLEM_TYPE_BASE + slug,

@@ -24,6 +24,12 @@ export const PROBLEM_MAP: Record<string, { status: number; title: string; slug: 
   FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, title: 'Bad Request', slug: 'malformed-json' },
   MALFORMED_JSON: { status: 400, title: 'Bad Request', slug: 'malformed-json' },
   FORBIDDEN_KEY: { status: 400, title: 'Bad Request', slug: 'forbidden-key' },
+  NESTING_TOO_DEEP: { status: 400, title: 'Bad Request', slug: 'nesting-too-deep' },
+  METHOD_NOT_ALLOWED: { status: 405, title: 'Method Not Allowed', slug: 'method-not-allowed' },
+  // Refused by Node's HTTP parser or timers before a request exists (written raw by libs/server).
+  REQUEST_TIMEOUT: { status: 408, title: 'Request Timeout', slug: 'request-timeout' },
+  HEADERS_TOO_LARGE: { status: 431, title: 'Request Header Fields Too Large', slug: 'headers-too-large' },
+  BAD_REQUEST: { status: 400, title: 'Bad Request', slug: 'bad-request' },
 };
 
 const STATUS_TITLES: Record<number, string> = {
@@ -37,6 +43,7 @@ const STATUS_TITLES: Record<number, string> = {
   409: 'Conflict',
   413: 'Content Too Large',
   415: 'Unsupported Media Type',
+  431: 'Request Header Fields Too Large',
   422: 'Unprocessable Content',
   429: 'Too Many Requests',
   500: 'Internal Server Error',

@@ -25,6 +25,8 @@ export interface CodedError {
   message: string;
   retryAfterSeconds?: number;
   errors?: FieldError[];
+  /** The methods the path does have, for a 405's `Allow` header. */
+  allow?: string[];
   /** What may be shown to the client; `message` is for logs. */
   publicDetail?: string;
 }

@@ -1,8 +1,9 @@
-import { All, Body, Controller, Get, Param, Req, Res, UseGuards } from '@nestjs/common';
+import { Body, Controller, Get, Param, Post, Req, Res, UseGuards } from '@nestjs/common';
 import { RateLimitGuard } from '@ml/rate-limit';
-import { ApiExcludeEndpoint, ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
+import { ApiOperation, ApiSecurity, ApiTags } from '@nestjs/swagger';
 import { ForbiddenError, type AuthedRequest } from '@ml/auth';
-import { REQUEST_TIMEOUT_HEADER, requestBudgetMs } from '@ml/contracts';
+import { REQUEST_TIMEOUT_HEADER, remainingBudgetMs } from '@ml/contracts';
+import { ServiceError } from '@ml/errors';
 import { LifecycleService } from '@ml/health';
 import type { FastifyReply } from 'fastify';
 import { Inject } from '@nestjs/common';
@@ -15,6 +16,9 @@ const MODELS: readonly ModelName[] = ['intent-classifier', 'anomaly-detector'];
 /**
  * The Open Inference Protocol at the front door: server health is the gateway's own; every
  * `/v2/models/{name}/...` request is checked for the key's scope and passed to that model's app.
+ * Only GET and POST exist there: any other method finds no route, and the server answers 405 with
+ * `Allow` (libs/server), as it answers 404 for unknown paths, both as `{"error"}` on /v2. There is
+ * deliberately no catch-all route here: one would turn a wrong method into a 404, or forward it.
  */
 @ApiTags('open inference protocol')
 @ApiSecurity('api-key')
@@ -57,16 +61,16 @@ export class OipProxyController {
     return this.forward(name, 'GET', undefined, req, reply);
   }
 
-  @All('models/:name/*')
-  @ApiOperation({ summary: 'Versions, readiness and inference (POST .../infer), proxied to the model service' })
-  rest(@Param('name') name: string, @Body() body: unknown, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
-    return this.forward(name, req.method === 'POST' ? 'POST' : 'GET', req.method === 'POST' ? body : undefined, req, reply);
+  @Get('models/:name/*')
+  @ApiOperation({ summary: 'Versions and version readiness, proxied to the model service' })
+  restGet(@Param('name') name: string, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, 'GET', undefined, req, reply);
   }
 
-  @ApiExcludeEndpoint()
-  @All('*')
-  unknown(@Req() req: AuthedRequest, @Res() reply: FastifyReply) {
-    reply.status(404).send({ error: `No route for ${req.method} ${req.url.split('?')[0]}` });
+  @Post('models/:name/*')
+  @ApiOperation({ summary: 'Inference (POST .../infer), proxied to the model service' })
+  restPost(@Param('name') name: string, @Body() body: unknown, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, 'POST', body, req, reply);
   }
 
   private async forward(name: string, method: 'GET' | 'POST', body: unknown, req: AuthedRequest, reply: FastifyReply) {
@@ -77,10 +81,14 @@ export class OipProxyController {
     const model = name as ModelName;
     const scopes = req.apiKey?.scopes ?? [];
     if (scopes.length > 0 && !scopes.includes(model)) throw new ForbiddenError(`The API key "${req.apiKey?.name}" may not call ${model}.`);
-    const res = await this.gateway.proxy(model, method, req.url, body, {
-      requestId: String(req.id),
-      budgetMs: requestBudgetMs(req.headers[REQUEST_TIMEOUT_HEADER], this.options.requestTimeoutMs),
-    });
+    // Counted from the request's arrival at the server: parsing and auth are spent budget too.
+    const budgetMs = remainingBudgetMs(req.raw, req.headers[REQUEST_TIMEOUT_HEADER], this.options.requestTimeoutMs);
+    if (budgetMs <= 0) {
+      throw new ServiceError('DEADLINE_EXCEEDED', `${model}: deadline passed before forwarding`, {
+        publicDetail: 'The request deadline passed before the model could be called.',
+      });
+    }
+    const res = await this.gateway.proxy(model, method, req.url, body, { requestId: String(req.id), budgetMs });
     if (res.retryAfter) reply.header('retry-after', res.retryAfter);
     reply.status(res.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(res.body ?? {}));
   }

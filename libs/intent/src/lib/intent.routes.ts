@@ -1,6 +1,6 @@
 import { Injectable, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
-import { IntentBatchDto, IntentQueryDto, requestBudgetMs, validateBody, type IntentPrediction } from '@ml/contracts';
+import { IntentBatchDto, IntentQueryDto, validateBody, type IntentPrediction } from '@ml/contracts';
 import { servePredictionRoutes } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
 import { IntentService } from './intent.service';
@@ -19,20 +19,20 @@ export class IntentRoutes implements OnModuleInit {
 
   onModuleInit() {
     servePredictionRoutes(this.adapterHost, {
-      '/predict/intent': (body, timeout) => this.one(body, timeout),
-      '/predict/intent/batch': (body, timeout) => this.batch(body, timeout),
-    });
+      '/predict/intent': (body, budgetMs) => this.one(body, budgetMs),
+      '/predict/intent/batch': (body, budgetMs) => this.batch(body, budgetMs),
+    }, { requestTimeoutMs: this.service.requestTimeoutMs });
   }
 
-  async one(body: unknown, timeout?: string): Promise<IntentPrediction> {
+  async one(body: unknown, budgetMs: number): Promise<IntentPrediction> {
     const dto = this.validate(IntentQueryDto, body);
-    const [prediction] = await this.service.get().classify([dto.query], requestBudgetMs(timeout, this.service.requestTimeoutMs));
+    const [prediction] = await this.service.get().classify([dto.query], budgetMs);
     return prediction;
   }
 
-  async batch(body: unknown, timeout?: string): Promise<{ predictions: IntentPrediction[] }> {
+  async batch(body: unknown, budgetMs: number): Promise<{ predictions: IntentPrediction[] }> {
     const dto = this.validate(IntentBatchDto, body);
-    const predictions = await this.service.get().classify(dto.queries, requestBudgetMs(timeout, this.service.requestTimeoutMs));
+    const predictions = await this.service.get().classify(dto.queries, budgetMs);
     return { predictions };
   }
 

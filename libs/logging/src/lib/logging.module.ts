@@ -2,6 +2,7 @@ import { DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/common
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import pino, { type Logger as Pino } from 'pino';
+import { elapsedSinceReceivedMs } from '@ml/contracts';
 import { AppLogger, requestContext } from './app.logger';
 
 export interface LoggingOptions {
@@ -109,8 +110,10 @@ export function installRequestLogging(fastify: FastifyInstance, root: Pino, with
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : 'info';
     if (root.isLevelEnabled(level) && !QUIET_PATHS.test(request.url.split('?')[0])) {
+      // Counted from the request's arrival at the server (see markReceived), as the metrics are.
+      const ms = elapsedSinceReceivedMs(request.raw) ?? reply.elapsedTime;
       root[level](
-        { request_id: request.id, req: requestFields(request), res: { statusCode: status }, responseTime: Math.round(reply.elapsedTime * 1000) / 1000 },
+        { request_id: request.id, req: requestFields(request), res: { statusCode: status }, responseTime: Math.round(ms * 1000) / 1000 },
         status >= 500 ? 'request errored' : 'request completed',
       );
     }

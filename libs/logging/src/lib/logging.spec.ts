@@ -1,7 +1,9 @@
 import { Controller, Get, Logger, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { markReceived } from '@ml/contracts';
 import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AppLogger, requestContext } from './app.logger';
@@ -23,7 +25,7 @@ class PingController {
 }
 
 /** A Nest app on Fastify with the logging module, its lines collected. */
-async function startLogged(requestContext: boolean) {
+async function startLogged(requestContext: boolean, arrivedMsAgo?: number) {
   const lines: Record<string, unknown>[] = [];
   const stream = new PassThrough();
   stream.setEncoding('utf8');
@@ -37,6 +39,8 @@ async function startLogged(requestContext: boolean) {
   const adapter = new FastifyAdapter({ genReqId: (req: { headers: Record<string, unknown> }) => String(req.headers['x-request-id'] ?? randomUUID()) });
   const app = await NestFactory.create<NestFastifyApplication>(mod, adapter, { bufferLogs: true });
   app.useLogger(app.get(AppLogger));
+  // As libs/server stamps arrivals: the first request listener.
+  if (arrivedMsAgo !== undefined) app.getHttpServer().prependListener('request', (req: IncomingMessage) => markReceived(req, performance.now() - arrivedMsAgo));
   await app.listen({ port: 0, host: '127.0.0.1' });
   return { app, lines, base: await app.getUrl() };
 }
@@ -50,6 +54,20 @@ describe('LoggingModule without a request context (the default)', () => {
       expect(lines.find((l) => l['msg'] === 'handling ping')).toMatchObject({ service: 'svc', context: 'Ping' });
       expect(lines.find((l) => l['msg'] === 'handling ping')).not.toHaveProperty('request_id');
       expect(lines.find((l) => l['msg'] === 'request completed')).toMatchObject({ request_id: 'req-plain', res: { statusCode: 200 } });
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('the access log', () => {
+  it('measures responseTime from when the server first saw the request', async () => {
+    const { app, lines, base } = await startLogged(false, 1500);
+    try {
+      await (await request(`${base}/ping`)).body.text();
+      await new Promise((r) => setTimeout(r, 50));
+      const line = lines.find((l) => l['msg'] === 'request completed');
+      expect(line?.['responseTime']).toBeGreaterThanOrEqual(1500);
     } finally {
       await app.close();
     }

@@ -1,6 +1,7 @@
 import { Controller, DynamicModule, Get, Injectable, Module, OnModuleInit, Res } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import { PrometheusModule } from '@willsoto/nestjs-prometheus';
+import { elapsedSinceReceivedMs } from '@ml/contracts';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { Registry } from 'prom-client';
 import { METRICS_REGISTRY } from './metrics.constants';
@@ -38,7 +39,10 @@ class HttpMetricsHook implements OnModuleInit {
     const fastify = this.adapterHost.httpAdapter?.getInstance?.() as FastifyInstance | undefined;
     if (!fastify?.addHook) return;
     fastify.addHook('onResponse', (request, reply, done) => {
-      this.http.observe(request.method, request.routeOptions?.url, reply.statusCode, reply.elapsedTime / 1000);
+      // From when the server first saw the request (libs/server stamps it), not from Fastify's
+      // routing: time queued behind other work on the event loop is the client's time too.
+      const ms = elapsedSinceReceivedMs(request.raw) ?? reply.elapsedTime;
+      this.http.observe(request.method, request.routeOptions?.url, reply.statusCode, ms / 1000);
       done();
     });
   }

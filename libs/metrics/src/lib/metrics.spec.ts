@@ -1,6 +1,8 @@
 import { Controller, Get, Module, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { markReceived } from '@ml/contracts';
+import type { IncomingMessage } from 'node:http';
 import { Registry } from 'prom-client';
 import { request } from 'undici';
 import { METRICS_REGISTRY } from './metrics.constants';
@@ -79,6 +81,25 @@ describe('MetricsModule', () => {
       'ml_prediction_latency_seconds',
       'ml_prediction_total',
     ]);
+  });
+});
+
+describe('http_request_duration_seconds', () => {
+  it('counts from when the server first saw the request, not from Fastify routing', async () => {
+    const app = await NestFactory.create<NestFastifyApplication>(appModule('svc-clock'), new FastifyAdapter(), { logger: false });
+    // As libs/server does, stamped by the first request listener: here as if the request had
+    // waited 2 s before Fastify got to it.
+    app.getHttpServer().prependListener('request', (req: IncomingMessage) => markReceived(req, performance.now() - 2000));
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      const base = await app.getUrl();
+      await text(`${base}/items/1`);
+      const m = await text(`${base}/metrics`);
+      const sum = /http_request_duration_seconds_sum\{service="svc-clock",method="GET",route="\/items\/:id",status_code="200"\} ([\d.e-]+)/.exec(m.body);
+      expect(Number(sum?.[1])).toBeGreaterThanOrEqual(2);
+    } finally {
+      await app.close();
+    }
   });
 });
 

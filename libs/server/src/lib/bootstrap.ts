@@ -1,11 +1,17 @@
 import { Logger, type INestApplication, type Type, type DynamicModule } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
-import { ProblemFilter } from '@ml/errors';
+import { ProblemFilter, ProblemLog } from '@ml/errors';
 import { LifecycleService } from '@ml/health';
 import type { ServiceConfig } from '@ml/config';
 import { AppLogger } from '@ml/logging';
+import { maxHeaderSize, type Server } from 'node:http';
+import type { FastifyHttpOptions } from 'fastify';
+import { clientErrorHandler, type CurrentRequest } from './client-errors';
+import { installServerHooks } from './http-server';
 import { installJsonBody } from './json-body';
+import { installMethodNotAllowed } from './method-not-allowed';
+import { STRICT_CSP } from './raw-answer';
 import { requestIdFor } from './request-id';
 
 export interface ServiceOptions {
@@ -28,12 +34,21 @@ export interface RunningService {
   shutdown: (reason?: string) => Promise<boolean>;
 }
 
-const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+/** How often Node checks its connections against the timeouts (its default of 30 s would stretch them). */
+const timeoutCheckMs = (http: ServiceConfig['http']) =>
+  Math.max(50, Math.min(1000, Math.floor(Math.min(http.headersTimeoutMs, http.requestTimeoutMs) / 4)));
 
 /** Creates a Nest app on Fastify with everything every service shares. Does not listen. */
 export async function createService(options: ServiceOptions): Promise<NestFastifyApplication> {
   const { config } = options;
-  const adapter = new FastifyAdapter({
+  // The server is made inside the adapter; the lookup of in-flight requests is installed on it below.
+  let current: CurrentRequest = () => undefined;
+  const onClientError = clientErrorHandler((socket) => current(socket), {
+    headersTimeoutMs: config.http.headersTimeoutMs,
+    requestTimeoutMs: config.http.requestTimeoutMs,
+    maxHeaderSize,
+  });
+  const fastifyOptions: FastifyHttpOptions<Server> = {
     bodyLimit: Math.max(config.bodyLimit, config.batchBodyLimit),
     trustProxy: config.trustProxy,
     genReqId: requestIdFor,
@@ -42,10 +57,20 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
     onConstructorPoisoning: 'error',
     return503OnClosing: true,
     forceCloseConnections: 'idle',
-    // Longer than the gateway pool's idle timeout, so the server never closes a socket the pool reuses.
-    keepAliveTimeout: 65_000,
+    // Keep-alive: longer than the gateway pool's idle timeout (10 s), so the server never closes a
+    // socket the pool reuses. Request and headers timeouts bound what a slow client can hold: a
+    // body trickled in a byte at a time is cut off (408) when the whole request takes too long.
+    keepAliveTimeout: config.http.keepAliveTimeoutMs,
+    requestTimeout: config.http.requestTimeoutMs,
+    http: {
+      requestTimeout: config.http.requestTimeoutMs,
+      headersTimeout: config.http.headersTimeoutMs,
+      connectionsCheckingInterval: timeoutCheckMs(config.http),
+    },
+    clientErrorHandler: onClientError,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
-  });
+  };
+  const adapter = new FastifyAdapter(fastifyOptions);
   const app = await NestFactory.create<NestFastifyApplication>(options.module, adapter, {
     bufferLogs: true,
     abortOnError: false,
@@ -54,12 +79,16 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
   });
   app.useLogger(app.get(AppLogger));
   app.flushLogs();
-  app.useGlobalFilters(new ProblemFilter());
+  // One log throttle per app: a storm's summary goes to this app's logger.
+  app.useGlobalFilters(new ProblemFilter(new ProblemLog()));
 
   const fastify = app.getHttpAdapter().getInstance();
   const isBatchRoute = options.isBatchRoute ?? ((p: string) => p.endsWith('/batch'));
-  installJsonBody(fastify, { bodyLimit: config.bodyLimit, batchBodyLimit: config.batchBodyLimit, isBatchRoute });
+  const limits = { bodyLimit: config.bodyLimit, batchBodyLimit: config.batchBodyLimit, isBatchRoute, maxDepth: config.jsonMaxDepth };
+  current = installServerHooks(app.getHttpServer(), limits);
 
+  // First hook: every answer, the early ones of the hooks below included, carries these headers
+  // and is counted in and out of flight.
   const lifecycle = app.get(LifecycleService);
   fastify.addHook('onRequest', (request, reply, done) => {
     lifecycle.requestStarted();
@@ -79,6 +108,8 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
     lifecycle.requestFinished();
     done();
   });
+  installJsonBody(fastify, limits);
+  installMethodNotAllowed(fastify, new Logger('ProblemFilter'));
   await options.configure?.(app);
   return app;
 }

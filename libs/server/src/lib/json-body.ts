@@ -1,9 +1,15 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import sjson from 'secure-json-parse';
+import { nestsDeeperThan } from './json-depth';
 
 /** A JSON body that could not be parsed: 400. */
 class MalformedJsonError extends Error {
   readonly code = 'MALFORMED_JSON';
+  readonly statusCode = 400;
+}
+/** A body nested deeper than the limit: 400, before anything could recurse into it. */
+class NestingTooDeepError extends Error {
+  readonly code = 'NESTING_TOO_DEEP';
   readonly statusCode = 400;
 }
 /** A body over the route's limit: 413. */
@@ -17,14 +23,18 @@ export interface BodyLimits {
   batchBodyLimit: number;
   /** Routes that take the larger limit (batch endpoints). */
   isBatchRoute: (url: string) => boolean;
+  /** Deepest nesting of arrays/objects a body may have. */
+  maxDepth: number;
 }
 
-const limitFor = (limits: BodyLimits, url: string) =>
+/** The body limit of the route a URL goes to. */
+export const limitFor = (limits: BodyLimits, url: string) =>
   limits.isBatchRoute(url.split('?')[0]) ? limits.batchBodyLimit : limits.bodyLimit;
 
 /**
  * JSON bodies: per-route size limits (a declared Content-Length over the limit is refused before
- * reading), and prototype-polluting keys (`__proto__`, `constructor.prototype`) rejected with 400.
+ * reading), a nesting limit checked on the text before it is parsed, and prototype-polluting keys
+ * (`__proto__`, `constructor.prototype`) rejected with 400.
  */
 export function installJsonBody(fastify: FastifyInstance, limits: BodyLimits) {
   // JSON only: every other media type (text/plain included) is answered 415.
@@ -37,6 +47,9 @@ export function installJsonBody(fastify: FastifyInstance, limits: BodyLimits) {
       const limit = limitFor(limits, request.url);
       if (Buffer.byteLength(text) > limit) return done(new BodyTooLargeError(`The body exceeds ${limit} bytes.`));
       if (text.trim() === '') return done(new MalformedJsonError('The body is empty; a JSON document was expected.'));
+      if (nestsDeeperThan(text, limits.maxDepth)) {
+        return done(new NestingTooDeepError(`The body nests arrays or objects deeper than ${limits.maxDepth} levels.`));
+      }
       let value: unknown;
       try {
         value = sjson.parse(text, undefined, { protoAction: 'error', constructorAction: 'error' });
