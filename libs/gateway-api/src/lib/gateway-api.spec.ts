@@ -39,6 +39,7 @@ class TestUpstream {
       };
       const predict = (q: string) => ({ intent: q.toLowerCase().includes('card') ? 'card_arrival' : 'exchange_rate', confidence: 0.9, top: [], model: { name: 'intent-classifier', version: '1.0.0' } });
       if (req.url === '/health/ready') return this.ready ? send(200, { status: 'ok' }) : send(503, { status: 'starting' });
+      if (req.url?.endsWith('/infer') && req.method === 'GET') return send(405, { error: 'GET is not allowed here' }, { allow: 'POST' });
       if (req.url?.startsWith('/v2/models/intent-classifier') && req.method === 'GET') return send(200, { name: 'intent-classifier', versions: ['1.0.0'] });
       if (this.mode === '500') return send(500, { type: 'x', detail: 'internal' });
       if (this.mode === '503') return send(503, { type: 'x' }, { 'retry-after': '1' });
@@ -257,6 +258,9 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
     expect((await call('/v2/health/ready')).status).toBe(200);
     expect((await call('/v2/models/intent-classifier', undefined, key)).body.versions).toEqual(['1.0.0']);
     expect((await call('/v2/models/intent-classifier/infer', { inputs: [] }, key)).body.model_name).toBe('intent-classifier');
+    const wrongMethod = await call('/v2/models/intent-classifier/infer', undefined, key);
+    expect(wrongMethod.status).toBe(405);
+    expect(wrongMethod.headers['allow']).toBe('POST');
     expect((await call('/v2/models/other/ready', undefined, key)).status).toBe(404);
     expect((await call('/v2/whatever', undefined, key)).status).toBe(404);
   });

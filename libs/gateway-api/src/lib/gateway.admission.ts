@@ -1,5 +1,5 @@
 import { AdmissionModule, type AdmissionSettings } from '@ml/admission';
-import { REQUEST_TIMEOUT_HEADER, requestBudgetMs } from '@ml/contracts';
+import { REQUEST_TIMEOUT_HEADER, remainingBudgetMs } from '@ml/contracts';
 import type { FastifyRequest } from 'fastify';
 import { hash } from 'node:crypto';
 import type { ModelName } from './gateway.service';
@@ -36,5 +36,5 @@ export const gatewayAdmission = (settings: AdmissionSettings, requestTimeoutMs: 
     targets: MODELS,
     targetOf: modelOf,
     keyOf: clientKeyOf,
-    remainingMs: (request) => requestBudgetMs(request.headers[REQUEST_TIMEOUT_HEADER], requestTimeoutMs),
+    remainingMs: (request) => remainingBudgetMs(request.raw, request.headers[REQUEST_TIMEOUT_HEADER], requestTimeoutMs),
   });

@@ -90,6 +90,7 @@ export class OipProxyController {
     }
     const res = await this.gateway.proxy(model, method, req.url, body, { requestId: String(req.id), budgetMs });
     if (res.retryAfter) reply.header('retry-after', res.retryAfter);
+    if (res.allow) reply.header('allow', res.allow);
     reply.status(res.status).header('content-type', 'application/json; charset=utf-8').send(JSON.stringify(res.body ?? {}));
   }
 }

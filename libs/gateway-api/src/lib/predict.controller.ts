@@ -7,7 +7,7 @@ import {
   REQUEST_TIMEOUT_HEADER,
   TransactionBatchDto,
   TransactionDto,
-  requestBudgetMs,
+  remainingBudgetMs,
   transactionRuleProblems,
   validateBody,
   type TransactionRules,
@@ -100,7 +100,8 @@ export class PredictController {
   private call(req: FastifyRequest) {
     return {
       requestId: String(req.id),
-      budgetMs: requestBudgetMs(req.headers[REQUEST_TIMEOUT_HEADER], this.options.requestTimeoutMs),
+      // Counted from the request's arrival: parsing, auth and validation are spent budget too.
+      budgetMs: remainingBudgetMs(req.raw, req.headers[REQUEST_TIMEOUT_HEADER], this.options.requestTimeoutMs),
       redisBudget: redisBudgetOf(req),
     };
   }

@@ -19,6 +19,8 @@ export interface UpstreamResponse<T = unknown> {
   status: number;
   body: T;
   retryAfter?: string;
+  /** The upstream's `Allow` on a 405, relayed so the client learns which methods exist. */
+  allow?: string;
 }
 
 export interface CallOptions {
@@ -135,7 +137,9 @@ export class UpstreamClient {
       } catch {
         throw new UpstreamHttpError(this.name, 502, undefined);
       }
-      return { status: res.statusCode, body: parsed as T, retryAfter };
+      const allowHeader = res.headers['allow'];
+      const allow = typeof allowHeader === 'string' ? allowHeader : undefined;
+      return { status: res.statusCode, body: parsed as T, retryAfter, allow };
     }, { deadline });
   }
 

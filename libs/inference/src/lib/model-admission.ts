@@ -1,5 +1,5 @@
 import { AdmissionModule, loadAdmissionSettings, type AdmissionSettings } from '@ml/admission';
-import { REQUEST_TIMEOUT_HEADER, requestBudgetMs } from '@ml/contracts';
+import { REQUEST_TIMEOUT_HEADER, remainingBudgetMs } from '@ml/contracts';
 
 const INFER = /^\/v2\/models\/[^/]+(\/versions\/[^/]+)?\/infer\/?$/;
 
@@ -18,5 +18,5 @@ export const modelAdmission = (model: string, settings: AdmissionSettings | unde
     targetOf: (method, path) => (isPredictionRoute(method, path) ? model : undefined),
     // The callers are gateway replicas: fairness between them by address.
     keyOf: (request) => request.ip,
-    remainingMs: (request) => requestBudgetMs(request.headers[REQUEST_TIMEOUT_HEADER], requestTimeoutMs),
+    remainingMs: (request) => remainingBudgetMs(request.raw, request.headers[REQUEST_TIMEOUT_HEADER], requestTimeoutMs),
   });

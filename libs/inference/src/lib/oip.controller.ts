@@ -1,8 +1,8 @@
-import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Res } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
-import { requestBudgetMs } from '@ml/contracts';
+import { REQUEST_TIMEOUT_HEADER, remainingBudgetMs } from '@ml/contracts';
 import { LifecycleService } from '@ml/health';
-import type { FastifyReply } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { UnknownModelError } from './inference.errors';
 import { parseInferRequest } from './oip.request';
 import { PROTOCOL_MODELS, type ProtocolModel } from './oip.types';
@@ -66,8 +66,8 @@ export class OipController {
 
   @Post('models/:name/infer')
   @HttpCode(200)
-  infer(@Param('name') name: string, @Body() body: unknown, @Headers('x-request-timeout-ms') budget?: string) {
-    return this.run(this.find(name), body, budget);
+  infer(@Param('name') name: string, @Body() body: unknown, @Req() req: FastifyRequest) {
+    return this.run(this.find(name), body, req);
   }
 
   @Post('models/:name/versions/:version/infer')
@@ -76,9 +76,9 @@ export class OipController {
     @Param('name') name: string,
     @Param('version') version: string,
     @Body() body: unknown,
-    @Headers('x-request-timeout-ms') budget?: string,
+    @Req() req: FastifyRequest,
   ) {
-    return this.run(this.find(name, version), body, budget);
+    return this.run(this.find(name, version), body, req);
   }
 
   private find(name: string, version?: string): ProtocolModel {
@@ -97,7 +97,9 @@ export class OipController {
     reply.status(ready ? 200 : 400).send({ name: m.name, ready });
   }
 
-  private run(model: ProtocolModel, body: unknown, budgetHeader?: string) {
-    return model.infer(parseInferRequest(body), requestBudgetMs(budgetHeader, this.info.requestTimeoutMs));
+  /** The budget counts from the request's arrival: reading and parsing the body are spent time too. */
+  private run(model: ProtocolModel, body: unknown, req: FastifyRequest) {
+    const budgetMs = remainingBudgetMs(req.raw, req.headers[REQUEST_TIMEOUT_HEADER], this.info.requestTimeoutMs);
+    return model.infer(parseInferRequest(body), Math.max(1, budgetMs));
   }
 }
