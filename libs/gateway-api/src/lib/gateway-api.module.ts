@@ -23,14 +23,21 @@ export interface GatewayApiOptions {
   redis?: Redis;
 }
 
-function makeUpstreams(settings: GatewaySettings, registry: Registry): Record<ModelName, UpstreamClient> {
+function makeUpstreams(settings: GatewaySettings, registry: Registry, requestTimeoutMs: number): Record<ModelName, UpstreamClient> {
   const state = new Gauge({ name: 'ml_circuit_breaker_state', help: 'Upstream circuit breaker: 0 closed, 1 half-open, 2 open', labelNames: ['upstream'], registers: [registry] });
   const retries = new Counter({ name: 'ml_upstream_retries_total', help: 'Upstream calls retried', labelNames: ['upstream'], registers: [registry] });
   const rejected = new Counter({ name: 'ml_upstream_rejected_total', help: 'Calls refused at once by an open breaker', labelNames: ['upstream'], registers: [registry] });
   const failures = new Counter({ name: 'ml_upstream_failures_total', help: 'Failed upstream calls by kind', labelNames: ['upstream', 'kind'], registers: [registry] });
   const out = {} as Record<ModelName, UpstreamClient>;
   for (const name of ['intent-classifier', 'anomaly-detector'] as const) {
-    const u = new UpstreamClient(name, settings.upstreams[name], { breaker: settings.breaker, retry: settings.retry, connections: settings.upstreamConnections });
+    const u = new UpstreamClient(name, settings.upstreams[name], {
+      breaker: settings.breaker,
+      retry: settings.retry,
+      connections: settings.upstreamConnections,
+      // A call that timed out with half the default deadline or the slow-call time behind it (whichever
+      // is less) counts against the upstream; one cut short by a client's own tight deadline does not.
+      timeoutCountsFromMs: Math.min(settings.breaker.slowCallMs, requestTimeoutMs / 2),
+    });
     state.set({ upstream: name }, 0);
     u.breaker.onStateChange((e) => state.set({ upstream: name }, BREAKER_STATE[e.to]));
     u.breaker.onRejected(() => rejected.inc({ upstream: name }));
@@ -90,7 +97,7 @@ export class GatewayApiModule {
       providers: [
         { provide: GATEWAY_SETTINGS, useValue: settings },
         { provide: GATEWAY_OPTIONS, useValue: options },
-        { provide: UPSTREAMS, useFactory: (registry: Registry) => makeUpstreams(settings, registry), inject: [METRICS_REGISTRY] },
+        { provide: UPSTREAMS, useFactory: (registry: Registry) => makeUpstreams(settings, registry, options.requestTimeoutMs), inject: [METRICS_REGISTRY] },
         {
           provide: 'GATEWAY_CACHE_BUNDLE',
           useFactory: (registry: Registry, lifecycle: LifecycleService) => makeCache(settings, registry, lifecycle, redis),

@@ -39,7 +39,6 @@ class TestUpstream {
       };
       const predict = (q: string) => ({ intent: q.toLowerCase().includes('card') ? 'card_arrival' : 'exchange_rate', confidence: 0.9, top: [], model: { name: 'intent-classifier', version: '1.0.0' } });
       if (req.url === '/health/ready') return this.ready ? send(200, { status: 'ok' }) : send(503, { status: 'starting' });
-      if (req.url?.endsWith('/infer') && req.method === 'GET') return send(405, { error: 'GET is not allowed here' }, { allow: 'POST' });
       if (req.url?.startsWith('/v2/models/intent-classifier') && req.method === 'GET') return send(200, { name: 'intent-classifier', versions: ['1.0.0'] });
       if (this.mode === '500') return send(500, { type: 'x', detail: 'internal' });
       if (this.mode === '503') return send(503, { type: 'x' }, { 'retry-after': '1' });
@@ -189,7 +188,7 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
     }
   });
 
-  it('maps upstream 500 to 502, keeps 503 with Retry-After, times out slow calls with 504, then opens the breaker', async () => {
+  it('maps upstream 500 to 502, keeps 503 with Retry-After, times out slow calls with 504 (a client-shortened deadline does not count), then opens the breaker', async () => {
     upstream.mode = '500';
     const r500 = await call('/predict/anomaly', tx('t3'), key);
     expect(r500.status).toBe(502);
@@ -199,7 +198,12 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
     expect(r503.status).toBe(503);
     expect(r503.headers['retry-after']).toBeDefined();
     upstream.mode = 'slow';
-    const slow = await call('/predict/anomaly', tx('t5'), { ...key, 'x-request-timeout-ms': '100' });
+    const short = await call('/predict/anomaly', tx('t5'), { ...key, 'x-request-timeout-ms': '100' });
+    expect(short.status).toBe(504);
+    // Two failures so far: a timeout within a deadline the client cut to 100 ms is not the upstream's fault.
+    const health = await call('/monitoring/health', undefined, key);
+    expect(health.body.upstreams['anomaly-detector'].breaker).toBe('closed');
+    const slow = await call('/predict/anomaly', tx('t5b'), key);
     expect(slow.status).toBe(504);
     const open = await call('/predict/anomaly', tx('t6'), key);
     expect(open.status).toBe(503);

@@ -61,15 +61,29 @@ export class OipProxyController {
     return this.forward(name, 'GET', undefined, req, reply);
   }
 
-  @Get('models/:name/*')
-  @ApiOperation({ summary: 'Versions and version readiness, proxied to the model service' })
-  restGet(@Param('name') name: string, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+  @Get('models/:name/versions/:version')
+  @ApiOperation({ summary: 'Model version metadata (proxied)' })
+  versionMetadata(@Param('name') name: string, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
     return this.forward(name, 'GET', undefined, req, reply);
   }
 
-  @Post('models/:name/*')
-  @ApiOperation({ summary: 'Inference (POST .../infer), proxied to the model service' })
-  restPost(@Param('name') name: string, @Body() body: unknown, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+  @Get('models/:name/versions/:version/ready')
+  @ApiOperation({ summary: 'Model version readiness (proxied)' })
+  versionReady(@Param('name') name: string, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, 'GET', undefined, req, reply);
+  }
+
+  // The protocol's routes one by one, as the model apps serve them: a method a path does not have
+  // is answered 405 with the Allow of that path (`POST` for infer), never forwarded.
+  @Post('models/:name/infer')
+  @ApiOperation({ summary: 'Inference, proxied to the model service' })
+  infer(@Param('name') name: string, @Body() body: unknown, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
+    return this.forward(name, 'POST', body, req, reply);
+  }
+
+  @Post('models/:name/versions/:version/infer')
+  @ApiOperation({ summary: 'Inference on a version, proxied to the model service' })
+  inferVersion(@Param('name') name: string, @Body() body: unknown, @Req() req: AuthedRequest, @Res() reply: FastifyReply) {
     return this.forward(name, 'POST', body, req, reply);
   }
 

@@ -33,12 +33,12 @@ export interface CallOptions {
 
 /**
  * Only the upstream's own failures count against its breaker: never what a client sent, never our
- * own bugs. A timeout counts only when the attempt had at least the slow-call time: one that ran out
- * of a budget a client chose to keep short (`X-Request-Timeout-Ms: 100`) says nothing about the
- * upstream, and under load such timeouts would open the breaker for everyone.
+ * own bugs. A timeout counts only when the attempt was given at least `timeoutCountsFromMs`: one
+ * that ran out of a budget a client chose to keep short (`X-Request-Timeout-Ms: 100`) says nothing
+ * about the upstream, and under load such timeouts would open the breaker for every client.
  */
-const isUpstreamFault = (e: unknown, slowCallMs: number) =>
-  e instanceof UpstreamUnavailableError || e instanceof UpstreamHttpError || (isTimeoutError(e) && e.timeoutMs >= slowCallMs);
+const isUpstreamFault = (e: unknown, timeoutCountsFromMs: number) =>
+  e instanceof UpstreamUnavailableError || e instanceof UpstreamHttpError || (isTimeoutError(e) && e.timeoutMs >= timeoutCountsFromMs);
 
 /** A 503 the model app answered by shedding load: its overload, not a fault of the upstream. */
 const isShed = (status: number, headers: Record<string, string | string[] | undefined>, text: string) =>
@@ -63,7 +63,13 @@ export class UpstreamClient {
   constructor(
     readonly name: string,
     readonly baseUrl: string,
-    settings: { breaker: BreakerSettings; retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number }; connections: number },
+    settings: {
+      breaker: BreakerSettings;
+      retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number };
+      connections: number;
+      /** Timeouts of attempts given less than this are the client's short budget, not a fault. Default: the slow-call time. */
+      timeoutCountsFromMs?: number;
+    },
   ) {
     this.pool = new Pool(baseUrl, { connections: settings.connections, keepAliveTimeout: 10_000, keepAliveMaxTimeout: 30_000 });
     const b = settings.breaker;
@@ -76,7 +82,7 @@ export class UpstreamClient {
       slowCallMs: b.slowCallMs,
       openMs: b.recoveryTimeoutMs,
       halfOpenMaxProbes: b.halfOpenMaxProbes,
-      isFailure: (e) => isUpstreamFault(e, b.slowCallMs),
+      isFailure: (e) => isUpstreamFault(e, settings.timeoutCountsFromMs ?? b.slowCallMs),
     });
     this.retry = new RetryPolicy({
       maxAttempts: settings.retry.maxAttempts,

@@ -54,10 +54,22 @@ export function clientErrorHandler(current: CurrentRequest, limits: ClientErrorL
       // A reset or closed socket has nobody left to answer.
       if (err.code === 'ECONNRESET' || socket.destroyed) return;
       const serving = current(socket);
-      if (socket.writable && !serving?.res.headersSent) {
-        const target = serving?.req.url ?? targetOf(err.rawPacket);
-        const requestId = serving ? requestIdFor(serving.req) : randomUUID();
-        socket.write(httpResponseText(rawAnswer(classify(err, limits), target, requestId)));
+      const answer = (target: string | undefined, requestId: string) => {
+        if (socket.writable) socket.write(httpResponseText(rawAnswer(classify(err, limits), target, requestId)));
+        socket.destroy();
+      };
+      // Pipelining: an earlier request, received whole, is still being answered when the parser
+      // refuses the next one. Its answer comes first (answers go in request order); the refusal
+      // follows, then the connection closes. A timeout concerns the request being served itself.
+      if (serving && serving.req.complete && !serving.res.writableFinished && err.code !== 'ERR_HTTP_REQUEST_TIMEOUT') {
+        const target = targetOf(err.rawPacket);
+        serving.res.once('finish', () => setImmediate(() => answer(target, randomUUID())));
+        serving.res.once('close', () => setImmediate(() => socket.destroy()));
+        return;
+      }
+      if (!serving?.res.headersSent) {
+        answer(serving?.req.url ?? targetOf(err.rawPacket), serving ? requestIdFor(serving.req) : randomUUID());
+        return;
       }
     } catch {
       // Nothing here may take the process down; the socket is closed below either way.
