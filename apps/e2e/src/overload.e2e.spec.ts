@@ -41,6 +41,9 @@ describe('overload: shed, not queued', () => {
       ANOMALY_DETECTOR_URL: 'http://127.0.0.1:9',
       RATE_LIMIT_REQUESTS: '1000000000',
       ML_API_KEYS: `flood:${sha(KEY)},quiet:${sha(QUIET)}`,
+      // Keys over their share are shed from a quarter of the deadline on, leaving room below it
+      // for everyone else's requests on a 2-core machine that also runs the load.
+      ADMISSION_FAIRNESS_AT: '0.25',
       REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
     });
     await waitReady(gateway.url);
@@ -88,10 +91,16 @@ describe('overload: shed, not queued', () => {
     const p99 = percentile(result.latencies, 99);
     const max = result.latencies[total - 1];
     const slowProbe = Math.max(...probes.map((p) => p.ms));
+    // The gateway's own view of the same requests (its access log), to tell server time from client time.
+    const serverMs = gateway.lines.flatMap((l) => {
+      const m = /"responseTime":([\d.]+)/.exec(l);
+      return m ? [Number(m[1])] : [];
+    });
+    const serverMax = Math.max(0, ...serverMs);
     // The figures the issue asks for, in the test output.
     process.stdout.write(
       `overload: ${total} answers in 5 s (${JSON.stringify(result.statuses)}), p50 ${p50.toFixed(0)} ms, p99 ${p99.toFixed(0)} ms, ` +
-        `max ${max.toFixed(0)} ms; gateway RSS ${rssBefore.toFixed(0)} -> peak ${peakRss.toFixed(0)} MB; ${probes.length} probes, slowest ${slowProbe.toFixed(0)} ms; slowest answers ${JSON.stringify(result.slowest)}\n`,
+        `max ${max.toFixed(0)} ms; gateway RSS ${rssBefore.toFixed(0)} -> peak ${peakRss.toFixed(0)} MB; ${probes.length} probes, slowest ${slowProbe.toFixed(0)} ms; slowest answers ${JSON.stringify(result.slowest)}; server-side max ${serverMax.toFixed(0)} ms over ${serverMs.length} logged\n`,
     );
 
     expect(result.unexpected).toEqual([]);
@@ -114,12 +123,16 @@ describe('overload: shed, not queued', () => {
 
   it("is fair across keys: one key's flood is shed before another key's requests", async () => {
     const run = `${process.pid}-${Date.now()}-fair`;
-    // A tight deadline for both, so that the flood pushes the expected time past half of it.
+    // A tight deadline for both, so that the flood pushes the expected time past the fairness
+    // point. The flood retries a shed request after 50 ms, twenty times sooner than its Retry-After
+    // says: a client that ignores Retry-After altogether on 500 connections costs the gateway a
+    // shed per round trip, which is the per-key rate limit's business (raised out of the way here).
     const load = (key: string, connections: number) =>
       closedLoop({
         port: gateway.port,
         connections,
         durationMs: 4000,
+        backoffOn503Ms: 50,
         request: (i) => ({
           path: '/predict/intent',
           headers: { 'x-api-key': key, 'x-request-timeout-ms': '300' },
@@ -128,7 +141,7 @@ describe('overload: shed, not queued', () => {
       });
     const [flood, quiet] = await Promise.all([load(KEY, 500), load(QUIET, 4)]);
     const ok = (r: typeof flood) => (r.statuses[200] ?? 0) / Math.max(1, r.latencies.length);
-    process.stdout.write(`fairness: flood ${JSON.stringify(flood.statuses)} (${(ok(flood) * 100).toFixed(1)}% 200), quiet ${JSON.stringify(quiet.statuses)} (${(ok(quiet) * 100).toFixed(1)}% 200)\n${JSON.stringify(quiet.samples)} unanswered flood ${flood.unanswered} quiet ${quiet.unanswered}\n`);
+    process.stdout.write(`fairness: flood ${JSON.stringify(flood.statuses)} (${(ok(flood) * 100).toFixed(1)}% 200), quiet ${JSON.stringify(quiet.statuses)} (${(ok(quiet) * 100).toFixed(1)}% 200)\n${JSON.stringify(quiet.samples)}\n`);
     expect(flood.statuses[503] ?? 0).toBeGreaterThan(0);
     expect(quiet.latencies.length).toBeGreaterThan(20);
     expect(ok(quiet)).toBeGreaterThan(0.9);

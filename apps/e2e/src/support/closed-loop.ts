@@ -21,18 +21,40 @@ export interface LoadResult {
 export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
 
 /**
- * A closed-loop load of `connections` keep-alive sockets, all opened (and connected) before the
- * clock starts, because connection set-up on these VMs shows as false multi-second tails. Each
+ * A closed-loop load of `connections` keep-alive sockets, all opened (connected, and each one's
+ * first probe answered) before the clock starts, because connection set-up on these VMs shows as false multi-second tails. Each
  * socket sends one request, waits for its answer, and sends the next, for `durationMs`. Requests
  * are written by hand and answers parsed by Content-Length, so the measure is the server's and not
  * a client library's queue.
  */
+/** Sends `GET /health/live` on the socket and resolves once its whole answer has arrived. */
+function primed(socket: Socket): Promise<void> {
+  return new Promise((resolve, reject) => {
+    let buf = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      buf = Buffer.concat([buf, chunk]);
+      const end = buf.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const length = Number(/\r\ncontent-length:\s*(\d+)/i.exec(buf.subarray(0, end).toString('latin1'))?.[1] ?? 0);
+      if (buf.length < end + 4 + length) return;
+      socket.off('data', onData);
+      socket.off('error', reject);
+      resolve();
+    };
+    socket.on('data', onData);
+    socket.once('error', reject);
+    socket.write('GET /health/live HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n');
+  });
+}
+
 export async function closedLoop(opts: {
   port: number;
   connections: number;
   durationMs: number;
   /** The i-th request's path, headers and body. */
   request: (i: number) => { path: string; headers: Record<string, string>; body: string };
+  /** After a 503, wait this long before the next request on that socket (default 0: at once). */
+  backoffOn503Ms?: number;
 }): Promise<LoadResult> {
   const sockets = await Promise.all(
     Array.from(
@@ -46,6 +68,9 @@ export async function closedLoop(opts: {
         }),
     ),
   );
+  // Connected is not yet accepted: the server may still have the connection in its accept queue.
+  // One probe answered on every socket proves each one is open at both ends before the clock starts.
+  await Promise.all(sockets.map((socket) => primed(socket)));
   const result: LoadResult = { statuses: {}, latencies: [], unanswered: 0, unexpected: [], unmarked503: 0, slowest: [], samples: {} };
   let next = 0;
   const startAt = performance.now();
@@ -94,11 +119,9 @@ export async function closedLoop(opts: {
             if (status !== 200 && (result.samples[status] ??= []).length < 3) result.samples[status].push(body.slice(0, 200));
             if (status !== 200 && status !== 503 && result.unexpected.length < 5) result.unexpected.push(`${status} ${body.slice(0, 300)}`);
             waiting = false;
-            if (/\r\nconnection:\s*close/i.test(head)) {
-              (result.samples[0] ??= []).push(head.slice(0, 300));
-              return finish();
-            }
-            send();
+            if (/\r\nconnection:\s*close/i.test(head)) return finish();
+            if (status === 503 && opts.backoffOn503Ms) setTimeout(send, opts.backoffOn503Ms);
+            else send();
           }
         });
         socket.on('close', finish);
