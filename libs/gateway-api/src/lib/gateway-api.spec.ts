@@ -59,6 +59,22 @@ class TestUpstream {
 
 const tx = (id: string) => ({ transaction_id: id, user_id: 'u1', amount: 10, currency: 'GBP', timestamp: '2026-01-01T10:00:00Z', merchant_category: 'grocery', channel: 'online' });
 
+/** The gateway's API module in a real Nest app on a free port, configured by `env`. */
+async function startGateway(name: string, env: Record<string, string>, requestTimeoutMs: number): Promise<RunningService> {
+  const config = loadServiceConfig(0, env);
+  const mod: DynamicModule = {
+    module: class GwTestModule {},
+    imports: [
+      CoreModule.forRoot({ service: name, config }),
+      AuthModule.forRoot(loadAuthConfig({})),
+      RateLimitModule.forRoot({ requests: 10_000, windowSeconds: 60, globalGuard: false }),
+      GatewayApiModule.forRoot({ settings: loadGatewaySettings(env), options: { requestTimeoutMs, transactionRules: { maxAmount: 1000, maxFutureMs: 86_400_000 } } }),
+    ],
+  };
+  Module({})(mod.module);
+  return startService({ name, module: mod, config });
+}
+
 describe('GatewayApiModule on a real app with a real upstream', () => {
   let upstream: TestUpstream;
   let svc: RunningService;
@@ -77,19 +93,7 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
       // One upstream call at a time, so concurrent queries visibly gather into batches.
       GATEWAY_BATCH_CONCURRENCY: '1',
     };
-    const config = loadServiceConfig(0, env);
-    const settings = loadGatewaySettings(env);
-    const mod: DynamicModule = {
-      module: class GwTestModule {},
-      imports: [
-        CoreModule.forRoot({ service: 'gateway-test', config }),
-        AuthModule.forRoot(loadAuthConfig({})),
-        RateLimitModule.forRoot({ requests: 10_000, windowSeconds: 60, globalGuard: false }),
-        GatewayApiModule.forRoot({ settings, options: { requestTimeoutMs: 500, transactionRules: { maxAmount: 1000, maxFutureMs: 86_400_000 } } }),
-      ],
-    };
-    Module({})(mod.module);
-    svc = await startService({ name: 'gateway-test', module: mod, config });
+    svc = await startGateway('gateway-test', env, 500);
     for (let i = 0; i < 50; i++) {
       const h = await call('/health/ready');
       if (h.body?.details?.upstreams?.['intent-classifier']?.version) break;
@@ -287,18 +291,7 @@ describe('Gateway recovery when an upstream becomes ready again', () => {
       LOG_LEVEL: 'silent',
       PORT: '0',
     };
-    const config = loadServiceConfig(0, env);
-    const mod: DynamicModule = {
-      module: class GwRecoveryModule {},
-      imports: [
-        CoreModule.forRoot({ service: 'gateway-recovery', config }),
-        AuthModule.forRoot(loadAuthConfig({})),
-        RateLimitModule.forRoot({ requests: 10_000, windowSeconds: 60, globalGuard: false }),
-        GatewayApiModule.forRoot({ settings: loadGatewaySettings(env), options: { requestTimeoutMs: 1000, transactionRules: { maxAmount: 1000, maxFutureMs: 86_400_000 } } }),
-      ],
-    };
-    Module({})(mod.module);
-    svc = await startService({ name: 'gateway-recovery', module: mod, config });
+    svc = await startGateway('gateway-recovery', env, 1000);
   });
   afterAll(async () => {
     await svc.shutdown();
