@@ -27,18 +27,26 @@ const shedReason = (fn: () => unknown) => {
 };
 
 describe('AdmissionController', () => {
-  it('admits everything below minInFlight, even with no measured rate', () => {
+  it('admits everything below minInFlight', () => {
     const { c, admitN } = setup();
     admitN(4);
     expect(c.inFlight).toBe(4);
-    expect(c.snapshot().expectedMs).toBe(Infinity);
   });
 
-  it('sheds past minInFlight while nothing completes (a hung upstream)', () => {
+  it('admits a burst at an idle service: with no completion yet, nothing has had time to be slow', () => {
     const { c, admitN } = setup();
-    admitN(4);
-    expect(shedReason(() => c.admit('a', 2000))).toBe('deadline');
-    expect(c.inFlight).toBe(4);
+    admitN(80);
+    expect(c.inFlight).toBe(80);
+    expect(c.snapshot().expectedMs).toBe(0);
+  });
+
+  it('sheds once nothing has completed for longer than the remaining deadline (a hung upstream)', () => {
+    const { c, advance, admitN } = setup();
+    admitN(10);
+    advance(1500);
+    expect(c.snapshot().expectedMs).toBe(1500);
+    expect(shedReason(() => c.admit('a', 1000))).toBe('deadline');
+    expect(shedReason(() => c.admit('a', 2000))).toBeUndefined();
     expect(c.snapshot().shed.deadline).toBe(1);
   });
 
@@ -71,14 +79,15 @@ describe('AdmissionController', () => {
     expect(shedReason(() => c.admit('a', 2000))).toBeUndefined();
   });
 
-  it('forgets completions that fell out of the window', () => {
+  it('forgets completions that fell out of the window, then counts the time since the last one', () => {
     const { c, advance, admitN, complete } = setup();
     complete(4);
     admitN(4);
     advance(500);
     expect(c.snapshot().completionRate).toBeGreaterThan(0);
-    advance(600);
+    advance(2000);
     expect(c.snapshot().completionRate).toBe(0);
+    expect(c.snapshot().expectedMs).toBe(2500);
     expect(shedReason(() => c.admit('a', 2000))).toBe('deadline');
   });
 
@@ -132,8 +141,9 @@ describe('AdmissionController', () => {
   });
 
   it('sheds with a coded error carrying Retry-After and a public detail', () => {
-    const { c, admitN } = setup();
+    const { c, advance, admitN } = setup();
     admitN(4);
+    advance(200);
     let err: unknown;
     try {
       c.admit('a', 100);
@@ -145,7 +155,7 @@ describe('AdmissionController', () => {
     expect(e.code).toBe('OVERLOADED');
     expect(e.retryAfterSeconds).toBe(1);
     expect(e.publicDetail).toMatch(/overloaded/);
-    expect(e.message).toMatch(/unbounded/);
+    expect(e.message).toMatch(/expected 200 ms/);
   });
 
   it('refuses nonsensical settings', () => {

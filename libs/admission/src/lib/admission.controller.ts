@@ -34,7 +34,7 @@ export class OverloadedError extends Error {
     readonly reason: ShedReason,
     readonly expectedMs: number,
   ) {
-    super(`${target}: shed (${reason}; expected ${Number.isFinite(expectedMs) ? expectedMs.toFixed(0) : 'unbounded'} ms)`);
+    super(`${target}: shed (${reason}; expected ${expectedMs.toFixed(0)} ms)`);
     this.name = 'OverloadedError';
     this.publicDetail =
       reason === 'fair_share'
@@ -53,7 +53,7 @@ export interface AdmissionSnapshot {
   inFlight: number;
   /** Completions per second over the window. */
   completionRate: number;
-  /** What a request arriving now would expect to take, ms (Infinity when nothing completes). */
+  /** What a request arriving now would expect to take, ms. */
   expectedMs: number;
   activeKeys: number;
   shed: Record<ShedReason, number>;
@@ -86,6 +86,7 @@ export class AdmissionController {
   private head = 0;
   /** When the current busy period began: the rate is measured over it until it spans a window. */
   private activeSince = 0;
+  private lastCompletionAt = -Infinity;
   private inFlightNow = 0;
   private readonly shedCounts: Record<ShedReason, number> = { deadline: 0, fair_share: 0, capacity: 0 };
 
@@ -148,10 +149,17 @@ export class AdmissionController {
     };
   }
 
-  /** What a request arriving at `now` expects to take, by Little's law over the window. */
+  /**
+   * What a request arriving at `now` expects to take, by Little's law over the window. With no
+   * completion in the window there is no rate to divide by: the time since anything last completed
+   * (or since this busy period began) is then the best lower bound. A burst arriving at an idle
+   * service is admitted (nothing has had time to be slow yet); a hung upstream is shed once it has
+   * been stuck for longer than a request's remaining deadline.
+   */
   private expectedMs(now: number): number {
     const rate = this.ratePerMs(now);
-    return rate > 0 ? (this.inFlightNow + 1) / rate : Infinity;
+    if (rate > 0) return (this.inFlightNow + 1) / rate;
+    return this.inFlightNow === 0 ? 0 : now - Math.max(this.lastCompletionAt, this.activeSince);
   }
 
   private ratePerMs(now: number): number {
@@ -173,8 +181,10 @@ export class AdmissionController {
     const left = (this.perKey.get(key) ?? 1) - 1;
     if (left <= 0) this.perKey.delete(key);
     else this.perKey.set(key, left);
-    this.advance(this.now());
+    const now = this.now();
+    this.advance(now);
     this.counts[this.head]++;
+    this.lastCompletionAt = now;
   }
 
   /** Moves the ring of buckets forward to `now`, clearing the ones that fell out of the window. */

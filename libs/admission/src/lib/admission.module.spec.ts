@@ -35,7 +35,7 @@ class GlobalMetrics {}
       targets: ['slow'],
       targetOf: (method, path) => (method === 'POST' && path.startsWith('/predict/') ? 'slow' : undefined),
       keyOf: (req) => String(req.headers['x-client'] ?? req.ip),
-      remainingMs: () => 2000,
+      remainingMs: (req) => Number(req.headers['x-remaining'] ?? 2000),
     }),
   ],
   controllers: [SlowController],
@@ -53,16 +53,17 @@ describe('AdmissionModule on a real app', () => {
   });
   afterAll(() => app.close());
 
-  const post = async (path: string) => {
+  const post = async (path: string, remainingMs = 2000) => {
     const started = performance.now();
-    const res = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
+    const res = await request(base + path, { method: 'POST', headers: { 'content-type': 'application/json', 'x-remaining': String(remainingMs) }, body: '{}' });
     return { status: res.statusCode, headers: res.headers, body: (await res.body.json()) as Record<string, unknown>, ms: performance.now() - started };
   };
 
   it('sheds at once with a 503 problem, Retry-After and the shed mark when nothing can finish in time; probes are never shed; work is admitted again once it completes', async () => {
-    const hung = [post('/predict/slow?ms=600'), post('/predict/slow?ms=600')];
-    await new Promise((r) => setTimeout(r, 50));
-    const shed = await post('/predict/slow');
+    const hung = [post('/predict/slow?ms=900'), post('/predict/slow?ms=900')];
+    // Nothing has completed for 300 ms: a request with 100 ms left cannot expect to finish.
+    await new Promise((r) => setTimeout(r, 300));
+    const shed = await post('/predict/slow', 100);
     expect(shed.status).toBe(503);
     expect(shed.headers['content-type']).toBe('application/problem+json; charset=utf-8');
     expect(shed.headers['retry-after']).toBe('1');

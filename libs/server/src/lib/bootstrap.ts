@@ -11,7 +11,7 @@ import { clientErrorHandler, type CurrentRequest } from './client-errors';
 import { installServerHooks } from './http-server';
 import { installJsonBody } from './json-body';
 import { installMethodNotAllowed } from './method-not-allowed';
-import { STRICT_CSP } from './raw-answer';
+import { STRICT_CSP, rawAnswer } from './raw-answer';
 import { requestIdFor } from './request-id';
 
 export interface ServiceOptions {
@@ -68,6 +68,14 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
       connectionsCheckingInterval: timeoutCheckMs(config.http),
     },
     clientErrorHandler: onClientError,
+    // What Fastify's router refuses before any hook runs (a target with bad percent-encoding) is
+    // answered in the contract's shape too, not Fastify's own JSON.
+    frameworkErrors: (error, request, reply) => {
+      const answer = rawAnswer({ code: 'BAD_REQUEST', message: `The request target is not a valid URL (${error.code}).` }, request.url, String(request.id));
+      const { connection: _close, ...headers } = answer.headers;
+      // Fastify's types for this hook's reply are generic over route schemas it does not have yet.
+      (reply as unknown as { code(n: number): { headers(h: object): { send(b: string): void } } }).code(answer.status).headers(headers).send(answer.body);
+    },
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
   };
   const adapter = new FastifyAdapter(fastifyOptions);

@@ -140,6 +140,12 @@ describe('a service under hostile clients, on a real port', () => {
     });
   });
 
+  it('refuses a compressed body with 415 rather than a misleading 400', async () => {
+    const res = await request(`${svc.url}/both`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' } });
+    expect(res.statusCode).toBe(415);
+    expect(await res.body.json()).toMatchObject({ type: 'urn:ml-services:problem:unsupported-media-type', detail: expect.stringContaining('Content-Encoding') });
+  });
+
   describe('server timeouts', () => {
     it('closes a socket that trickles its body with 408 problem+json within the request timeout', async () => {
       const body = '{"slow": "client, one byte at a time"}';
@@ -196,6 +202,24 @@ describe('a service under hostile clients, on a real port', () => {
       const res = await rawOnce(svc.port, bytes);
       const problem = expectProblem(res, 400, 'bad-request');
       expect(problem.instance).toBe('/both');
+    });
+
+    it('answers a target with bad percent-encoding with 400 in the contract shape (Fastify router errors too)', async () => {
+      const res = await request(`${svc.url}/both/%E0%A4%A`);
+      expect(res.statusCode).toBe(400);
+      expect(res.headers['content-type']).toBe('application/problem+json; charset=utf-8');
+      expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+      expect(await res.body.json()).toMatchObject({ type: 'urn:ml-services:problem:bad-request', status: 400 });
+      const v2 = await request(`${svc.url}/v2/models/%ZZ`);
+      expect(v2.statusCode).toBe(400);
+      expect(await v2.body.json()).toEqual({ error: expect.stringContaining('not a valid URL') });
+    });
+
+    it('answers a pipelined request behind a bad one in order: the good answer first, then 400, then close', async () => {
+      const good = 'GET /both HTTP/1.1\r\nHost: x\r\n\r\n';
+      const { text } = await raw(svc.port, (s) => void s.write(good + 'GET /both HTTP/1.1\r\nno colon here\r\n\r\n' + good));
+      const statuses = [...text.matchAll(/HTTP\/1\.1 (\d{3})/g)].map((m) => Number(m[1]));
+      expect(statuses).toEqual([200, 400]);
     });
 
     it('answers an HTTP/2 preface with 400 saying HTTP/1.1 is spoken', async () => {

@@ -13,6 +13,11 @@ class NestingTooDeepError extends Error {
   readonly statusCode = 400;
 }
 /** A body over the route's limit: 413. */
+/** A compressed (or otherwise encoded) body: not served, so 415 rather than a misleading 400. */
+class UnsupportedEncodingError extends Error {
+  readonly code = 'FST_ERR_CTP_INVALID_MEDIA_TYPE';
+  readonly statusCode = 415;
+}
 class BodyTooLargeError extends Error {
   readonly code = 'FST_ERR_CTP_BODY_TOO_LARGE';
   readonly statusCode = 413;
@@ -43,6 +48,10 @@ export function installJsonBody(fastify: FastifyInstance, limits: BodyLimits) {
     /^application\/([\w.+-]+\+)?json(\s*;.*)?$/i,
     { parseAs: 'string', bodyLimit: Math.max(limits.bodyLimit, limits.batchBodyLimit) },
     (request: FastifyRequest, body: string | Buffer, done: (err: Error | null, value?: unknown) => void) => {
+      const encoding = request.headers['content-encoding'];
+      if (encoding !== undefined && encoding.trim().toLowerCase() !== 'identity') {
+        return done(new UnsupportedEncodingError(`Content-Encoding "${String(encoding).slice(0, 40)}" is not supported; send the JSON uncompressed.`));
+      }
       const text = typeof body === 'string' ? body : body.toString('utf8');
       const limit = limitFor(limits, request.url);
       if (Buffer.byteLength(text) > limit) return done(new BodyTooLargeError(`The body exceeds ${limit} bytes.`));
