@@ -112,7 +112,8 @@ for (const group of groups) {
       if (text === '') return;
       const where = `${group}.txt:${i + 1}`;
       if (/[\t\n]/.test(text)) problems.push(`${where}: tab in text`);
-      if (labelSet.has(text.toLowerCase())) problems.push(`${where}: equals a label name`);
+      if (labelSet.has(text.toLowerCase()))
+        problems.push(`${where}: equals a label name`);
       items.push({ group, text, where, grams: grams(text) });
     });
 }
@@ -120,7 +121,10 @@ for (const group of groups) {
 const seen = new Map();
 for (const it of items) {
   const key = norm(it.text);
-  if (seen.has(key)) problems.push(`duplicate: ${it.where} = ${seen.get(key).where} "${it.text}"`);
+  if (seen.has(key))
+    problems.push(
+      `duplicate: ${it.where} = ${seen.get(key).where} "${it.text}"`,
+    );
   else seen.set(key, it);
 }
 
@@ -136,7 +140,9 @@ for (let i = 0; i < items.length; i++) {
     if (Math.min(a.size, b.size) / Math.max(a.size, b.size) < 0.5) continue;
     const s = jaccard(a, b);
     if (s >= 0.7 && norm(items[i].text) !== norm(items[j].text))
-      problems.push(`near-duplicate ${s.toFixed(3)}: ${items[i].where} "${items[i].text}" ~ ${items[j].where} "${items[j].text}"`);
+      problems.push(
+        `near-duplicate ${s.toFixed(3)}: ${items[i].where} "${items[i].text}" ~ ${items[j].where} "${items[j].text}"`,
+      );
     if (s >= 0.5) {
       links++;
       parent[find(i)] = find(j);
@@ -151,9 +157,16 @@ function checkAgainst(name, texts) {
   const sets = texts.map((t) => [t, grams(t)]);
   for (const it of items) {
     for (const [t, g] of sets) {
-      if (Math.min(g.size, it.grams.size) / Math.max(g.size, it.grams.size) < max) continue;
+      if (
+        Math.min(g.size, it.grams.size) / Math.max(g.size, it.grams.size) <
+        max
+      )
+        continue;
       const s = jaccard(it.grams, g);
-      if (s >= 0.7) problems.push(`near-duplicate of ${name} ${s.toFixed(3)}: ${it.where} "${it.text}" ~ "${t}"`);
+      if (s >= 0.7)
+        problems.push(
+          `near-duplicate of ${name} ${s.toFixed(3)}: ${it.where} "${it.text}" ~ "${t}"`,
+        );
       if (s > max) {
         max = s;
         worst = `"${it.text}" ~ "${t}"`;
@@ -164,17 +177,30 @@ function checkAgainst(name, texts) {
 }
 const inScope = [];
 for (const split of ['train', 'validation'])
-  for (const f of readdirSync(join(dataDir, split)).filter((f) => f.endsWith('.tsv')))
-    for (const line of readFileSync(join(dataDir, split, f), 'utf8').split('\n'))
-      if (line.includes('\t')) inScope.push(line.slice(line.indexOf('\t') + 1).trim());
+  for (const f of readdirSync(join(dataDir, split)).filter((f) =>
+    f.endsWith('.tsv'),
+  ))
+    for (const line of readFileSync(join(dataDir, split, f), 'utf8').split(
+      '\n',
+    ))
+      if (line.includes('\t'))
+        inScope.push(line.slice(line.indexOf('\t') + 1).trim());
 checkAgainst('repo in-scope data', inScope);
-const b77 = join(resolve(repoRoot, process.env.BANKING77_DIR ?? '../shared/data/banking77'), 'train.csv');
+const b77 = join(
+  resolve(repoRoot, process.env.BANKING77_DIR ?? '../shared/data/banking77'),
+  'train.csv',
+);
 if (existsSync(b77)) {
   const rows = parseCsv(readFileSync(b77, 'utf8'));
-  checkAgainst(`banking77 train.csv (${rows.length - 1} rows)`, rows.slice(1).map((r) => r[0]));
+  checkAgainst(
+    `banking77 train.csv (${rows.length - 1} rows)`,
+    rows.slice(1).map((r) => r[0]),
+  );
 } else console.log(`skipped: ${b77} not found`);
 
-console.log(`texts: ${items.length}; inside-set pairs >= 0.5: ${links}; max inside-set Jaccard below 0.7: ${maxInside.toFixed(3)}`);
+console.log(
+  `texts: ${items.length}; inside-set pairs >= 0.5: ${links}; max inside-set Jaccard below 0.7: ${maxInside.toFixed(3)}`,
+);
 if (problems.length > 0) {
   console.error(problems.join('\n'));
   console.error(`${problems.length} problem(s)`);
@@ -202,15 +228,25 @@ for (const group of groups) {
     taken += c.length;
   }
 }
-const order = shuffle(items.map((_, i) => i), mulberry32(SEED + 1));
+const order = shuffle(
+  items.map((_, i) => i),
+  mulberry32(SEED + 1),
+);
 const lines = (val) =>
-  order.filter((i) => inValidation.has(i) === val).map((i) => `out_of_scope\t${items[i].text}\n`).join('');
+  order
+    .filter((i) => inValidation.has(i) === val)
+    .map((i) => `out_of_scope\t${items[i].text}\n`)
+    .join('');
 writeFileSync(join(oosDir, 'train.tsv'), lines(false));
 writeFileSync(join(oosDir, 'validation.tsv'), lines(true));
 const counts = groups.map((g) => {
   const all = items.filter((it) => it.group === g).length;
-  const val = items.filter((it, i) => it.group === g && inValidation.has(i)).length;
+  const val = items.filter(
+    (it, i) => it.group === g && inValidation.has(i),
+  ).length;
   return `${g}: ${all} (train ${all - val}, validation ${val})`;
 });
 console.log(counts.join('\n'));
-console.log(`total ${items.length}: train ${items.length - inValidation.size}, validation ${inValidation.size}; clusters with > 1 text: ${[...clusters.values()].filter((c) => c.length > 1).length}`);
+console.log(
+  `total ${items.length}: train ${items.length - inValidation.size}, validation ${inValidation.size}; clusters with > 1 text: ${[...clusters.values()].filter((c) => c.length > 1).length}`,
+);
