@@ -265,9 +265,13 @@ describe('two gateway replicas sharing one real Redis', () => {
     // A key of its own: the budget the limit test spent is not this one's.
     expect(rateLimitParams(first.headers['ratelimit'])['r']).toBe(L - 1);
     expect(first.json).toMatchObject({ intent: expect.any(String), cached: false, model: { name: 'intent-classifier', version } });
-    // A wrote the model's answer (without the gateway's `cached` flag) to Redis, under the cache's
-    // TTL, before it replied.
-    const stored = await redis.get(cacheKey(version, query));
+    // A writes the model's answer (without the gateway's `cached` flag) to Redis, under the cache's
+    // TTL. The write is sent alongside the reply, never waited for: give it a moment to land.
+    let stored: string | null = null;
+    for (let i = 0; i < 50 && stored === null; i++) {
+      stored = await redis.get(cacheKey(version, query));
+      if (stored === null) await new Promise((r) => setTimeout(r, 20));
+    }
     expect(stored).not.toBeNull();
     expect(JSON.parse(String(stored))).toEqual({ ...first.json, cached: undefined });
     const pttl = await redis.pttl(cacheKey(version, query));
