@@ -207,7 +207,7 @@ describe('training from a CSV file with labels from the data', () => {
       const result = await session.run({
         text: new Tensor('string', ['could you book me a flight to Rome'], [1]),
       });
-      const p = Array.from(result.probabilities.data as Float32Array);
+      const p = Array.from(result['probabilities'].data as Float32Array);
       expect(p).toHaveLength(4);
       expect(p.indexOf(Math.max(...p))).toBe(0);
     } finally {
