@@ -4,6 +4,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { onnx } from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Manifest } from './manifest';
 
@@ -201,6 +202,9 @@ describe('training from a CSV file with labels from the data', () => {
     const model = readFileSync(join(modelDir, 'model.onnx'));
     expect(manifest.sha256).toBe(
       createHash('sha256').update(model).digest('hex'),
+    );
+    expect(onnx.ModelProto.decode(model).docString).toBe(
+      'intent classifier (4 labels from made-up, extra): text [N] -> probabilities [N, labels].',
     );
     const session = await InferenceSession.create(model);
     try {

@@ -257,6 +257,11 @@ export async function trainIntentClassifier(
       version: options.version,
       unknown_label: UNKNOWN_LABEL,
     },
+    // Models from other sources are not Banking77 models (the default run keeps its doc string).
+    description: data.sourced
+      ? `intent classifier (${labels.length} labels from ${data.sourced.sources.map((x) => x.name).join(', ')}): ` +
+        'text [N] -> probabilities [N, labels].'
+      : undefined,
   });
   await checkAgainstRuntime(
     model,
