@@ -22,6 +22,8 @@ export interface ClassifierGraphOptions {
   labels: readonly string[];
   /** Key/value pairs stored in the model's metadata_props (e.g. version). */
   metadata: Readonly<Record<string, string>>;
+  /** The model's doc string; defaults to the Banking77 one the shipped model carries. */
+  description?: string;
 }
 
 /**
@@ -59,6 +61,7 @@ export function encodeClassifier(options: ClassifierGraphOptions): Uint8Array {
   return encodeModel({
     graphName: 'intent_classifier',
     docString:
+      options.description ??
       'Banking77 intent classifier: text [N] -> probabilities [N, labels].',
     nodes,
     inputs: [valueInfo(INPUT_NAME, ElemType.STRING, ['N'])],

@@ -39,26 +39,41 @@ export function readLabels(dataDir: string): string[] {
 
 /** Reads every `*.tsv` in `dataDir/split` in file-name order, so the example order is stable. */
 export function readSplit(dataDir: string, split: string): Example[] {
-  const dir = join(dataDir, split);
-  const files = readdirSync(dir)
+  return readTsvDir(join(dataDir, split), split);
+}
+
+/** Every `*.tsv` directly in `dir`, in file-name order; sources read `<prefix>/<file>:<line>`. */
+export function readTsvDir(dir: string, prefix: string): Example[] {
+  return tsvFiles(dir).flatMap((file) =>
+    parseTsv(readFileSync(join(dir, file), 'utf8'), `${prefix}/${file}`),
+  );
+}
+
+/** Names of the `*.tsv` files directly in `dir`, sorted by code unit. */
+export function tsvFiles(dir: string): string[] {
+  return readdirSync(dir)
     .filter((f) => f.endsWith('.tsv'))
     .sort();
+}
+
+/**
+ * `label<TAB>text` lines (LF or CRLF; blank lines skipped; label and text trimmed). Each example's
+ * source is `<file>:<line>`.
+ */
+export function parseTsv(content: string, file: string): Example[] {
   const out: Example[] = [];
-  for (const file of files) {
-    const lines = readFileSync(join(dir, file), 'utf8').split('\n');
-    lines.forEach((line, i) => {
-      const source = `${split}/${file}:${i + 1}`;
-      const clean = line.replace(/\r$/, '');
-      if (clean.trim() === '') return;
-      const tab = clean.indexOf('\t');
-      if (tab <= 0 || clean.indexOf('\t', tab + 1) !== -1) {
-        throw new DataFormatError(`${source}: expected "label<TAB>text"`);
-      }
-      const text = clean.slice(tab + 1).trim();
-      if (text === '') throw new DataFormatError(`${source}: empty text`);
-      out.push({ label: clean.slice(0, tab).trim(), text, source });
-    });
-  }
+  content.split('\n').forEach((line, i) => {
+    const source = `${file}:${i + 1}`;
+    const clean = line.replace(/\r$/, '');
+    if (clean.trim() === '') return;
+    const tab = clean.indexOf('\t');
+    if (tab <= 0 || clean.indexOf('\t', tab + 1) !== -1) {
+      throw new DataFormatError(`${source}: expected "label<TAB>text"`);
+    }
+    const text = clean.slice(tab + 1).trim();
+    if (text === '') throw new DataFormatError(`${source}: empty text`);
+    out.push({ label: clean.slice(0, tab).trim(), text, source });
+  });
   return out;
 }
 

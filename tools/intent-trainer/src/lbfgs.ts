@@ -9,6 +9,8 @@ export interface LbfgsOptions {
   gradientTolerance: number;
   /** Stop when f decreased by less than this (relative) over the last 5 iterations. */
   functionTolerance: number;
+  /** Called after every iteration with its number (from 1) and the objective value. */
+  onIteration?: (iteration: number, value: number) => void;
 }
 
 export interface LbfgsResult {
@@ -98,6 +100,7 @@ export function minimizeLbfgs(
     g.set(gNew);
     f = search.value;
     history.push(f);
+    options.onIteration?.(iterations, f);
     const past = history.length > 5 ? history[history.length - 6] : Infinity;
     converged =
       gradientSmall() ||

@@ -1,54 +1,40 @@
 import { resolve } from 'node:path';
-import { parseArgs } from 'node:util';
-import { trainAndWrite } from './artifacts';
-
-const HELP = `Usage: ts-node --transpile-only -P tools/intent-trainer/tsconfig.json tools/intent-trainer/src/main.ts [options]
-
-Trains the Banking77 intent classifier and writes <out>/<version>/model.onnx and manifest.json.
-
-  --data <dir>      training data (labels.txt, train/, validation/)   [tools/intent-trainer/data]
-  --out <dir>       model root                                        [models/intent-classifier]
-  --version <semver>                                                  [1.0.0]
-`;
+import { formatSummary, trainAndWrite } from './artifacts';
+import { HELP, parseCli, UsageError } from './cli';
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      data: { type: 'string', default: resolve(__dirname, '..', 'data') },
-      out: {
-        type: 'string',
-        default: resolve(
-          __dirname,
-          '..',
-          '..',
-          '..',
-          'models',
-          'intent-classifier',
-        ),
-      },
-      version: { type: 'string', default: '1.0.0' },
-      help: { type: 'boolean', default: false },
-    },
+  const options = parseCli(process.argv.slice(2), {
+    dataDir: resolve(__dirname, '..', 'data'),
+    outDir: resolve(__dirname, '..', '..', '..', 'models', 'intent-classifier'),
   });
-  if (values.help) {
+  if (options.help) {
     process.stdout.write(HELP);
     return;
   }
   const started = Date.now();
-  const dir = await trainAndWrite({
-    dataDir: resolve(values.data as string),
-    outDir: resolve(values.out as string),
-    version: values.version as string,
+  const { dir, manifest, sources } = await trainAndWrite({
+    dataDir: options.dataDir,
+    outDir: options.outDir,
+    version: options.version,
+    sources: options.sources,
+    labelsFromData: options.labelsFromData,
+    holdout: options.holdout,
     log: (message) => process.stdout.write(`${message}\n`),
   });
+  process.stdout.write(`\n${formatSummary(manifest, sources, dir)}\n\n`);
   process.stdout.write(
     `wrote ${dir} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`,
   );
 }
 
 main().catch((error: unknown) => {
+  if (error instanceof UsageError) {
+    process.stderr.write(`${error.message}\n\n${HELP}`);
+    process.exit(2);
+  }
+  const known = error instanceof Error && error.name === 'DataFormatError';
   process.stderr.write(
-    `${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    `${error instanceof Error ? (known ? error.message : (error.stack ?? error.message)) : String(error)}\n`,
   );
   process.exit(1);
 });

@@ -1,4 +1,5 @@
 import type { ConfusionCount } from './metrics';
+import type { SourceReport } from './sources';
 
 /** manifest.json beside model.onnx: what the serving side needs, and how the model was made. */
 export interface Manifest {
@@ -8,6 +9,8 @@ export interface Manifest {
   inputs: Array<{ name: string; datatype: 'BYTES'; shape: number[] }>;
   outputs: Array<{ name: string; datatype: 'FP32'; shape: number[] }>;
   labels: string[];
+  /** Training sources (only when trained with --source, --holdout or --labels-from-data). */
+  sources?: SourceReport[];
   unknown_label: string;
   /** Answer `unknown_label` when the highest probability is below this. */
   threshold: number;
@@ -15,7 +18,19 @@ export interface Manifest {
   training: {
     examples: number;
     per_label: Record<string, number>;
+    /** The --holdout seed; 0 (unused) otherwise. */
     seed: number;
+    /** Where the labels came from (only when trained from sources). */
+    labels_from?: 'labels.txt' | 'data';
+    /** Where validation came from (only when trained from sources). */
+    validation?:
+      | { from: 'validation/' }
+      | {
+          from: 'holdout';
+          fraction: number;
+          seed: number;
+          stratified_by: 'label';
+        };
     regularisation: {
       penalty: 'l2';
       c: number;

@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { parseCsv } from './csv';
+import { readCsvExamples } from './csv';
 import {
   findExactDuplicates,
   findNearDuplicates,
@@ -104,13 +104,7 @@ describe('out-of-scope data', () => {
       ? `has no text with 4-gram Jaccard >= 0.7 to an in-scope query in ${banking77Train}`
       : `has no near-duplicate of an in-scope Banking77 query (skipped: ${banking77Train} is missing; set BANKING77_DIR to the folder holding train.csv)`,
     () => {
-      const rows = parseCsv(readFileSync(banking77Train, 'utf8'));
-      expect(rows[0]).toEqual(['text', 'category']);
-      const inScope: Example[] = rows.slice(1).map((r, i) => ({
-        label: r[1],
-        text: r[0],
-        source: `train.csv record ${i + 2}`,
-      }));
+      const inScope: Example[] = readCsvExamples(banking77Train, 'train.csv');
       expect(inScope.length).toBeGreaterThan(0);
       const pairs = findNearDuplicates(inScope, all, 0.7).map(
         (p) =>
@@ -119,29 +113,4 @@ describe('out-of-scope data', () => {
       expect(pairs).toEqual([]);
     },
   );
-});
-
-describe('parseCsv', () => {
-  it('reads quoted fields with commas, doubled quotes and line breaks', () => {
-    const csv =
-      'text,category\r\n' +
-      'plain,a\n' +
-      '"with, comma",b\n' +
-      '"she said ""hi""",c\n' +
-      '"two\nlines",d\n' +
-      '\n' +
-      'last,e';
-    expect(parseCsv(csv)).toEqual([
-      ['text', 'category'],
-      ['plain', 'a'],
-      ['with, comma', 'b'],
-      ['she said "hi"', 'c'],
-      ['two\nlines', 'd'],
-      ['last', 'e'],
-    ]);
-  });
-
-  it('refuses a file that ends inside quotes', () => {
-    expect(() => parseCsv('"open,a\n')).toThrow(/quoted/);
-  });
 });

@@ -2,7 +2,12 @@ import { createHash } from 'node:crypto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { encodeClassifier, INPUT_NAME, OUTPUT_NAME } from './classifier-graph';
 import { countPerLabel, findUnknownLabels } from './data-checks';
-import { DataFormatError, readDataset, type Example } from './dataset';
+import {
+  DataFormatError,
+  readDataset,
+  type Dataset,
+  type Example,
+} from './dataset';
 import { buildVocabulary, type FeaturizerConfig } from './featurizer';
 import {
   fitSoftmax,
@@ -20,6 +25,12 @@ import {
 } from './metrics';
 import { featurize, tokenize } from './onnx-features';
 import { SoftmaxProblem } from './softmax-problem';
+import {
+  loadSources,
+  type SourceReport,
+  type SourceSpec,
+  type SourcedDataset,
+} from './sources';
 
 /** The featuriser chosen by validation experiments (see README.md). */
 export const FEATURES: FeaturizerConfig = {
@@ -51,38 +62,118 @@ export const SEED = 0;
 export interface TrainOptions {
   dataDir: string;
   version: string;
+  /** Progress lines (phases, optimiser iterations, C results). */
   log?: (message: string) => void;
+  /** Log the loss every this many L-BFGS iterations (the last one is logged with the C result). */
+  logEvery?: number;
+  /** Training sources; without them (and without the two options below) the data folder's train/. */
+  sources?: SourceSpec[];
+  /** Take the labels from the training examples instead of `<dataDir>/labels.txt`. */
+  labelsFromData?: boolean;
+  /** Validate on a stratified, seeded share of the training examples instead of validation/. */
+  holdout?: { fraction: number; seed: number };
 }
 
 export interface TrainedClassifier {
   model: Uint8Array;
   manifest: Manifest;
+  /** Per source counts; for the data folder alone, one row for its train/. */
+  sources: SourceReport[];
+}
+
+/** True when the options ask for anything beyond the data folder's own train/validation split. */
+export function usesSources(options: TrainOptions): boolean {
+  return (
+    (options.sources?.length ?? 0) > 0 ||
+    options.labelsFromData === true ||
+    options.holdout !== undefined
+  );
+}
+
+function readTrainingData(
+  options: TrainOptions,
+): Dataset & { sourced?: SourcedDataset } {
+  if (!usesSources(options)) {
+    // The data folder exactly as before: the shipped model is rebuilt byte for byte from it.
+    const data = readDataset(options.dataDir);
+    const unknown = findUnknownLabels(
+      [...data.train, ...data.validation],
+      data.labels,
+    );
+    if (unknown.length > 0) {
+      throw new DataFormatError(
+        `unknown label "${unknown[0].label}" at ${unknown[0].source}`,
+      );
+    }
+    return data;
+  }
+  const sourced = loadSources({
+    dataDir: options.dataDir,
+    sources: options.sources,
+    labelsFromData: options.labelsFromData,
+    holdout: options.holdout,
+    reservedLabel: UNKNOWN_LABEL,
+  });
+  return { ...sourced, sourced };
 }
 
 export async function trainIntentClassifier(
   options: TrainOptions,
 ): Promise<TrainedClassifier> {
   const log = options.log ?? (() => undefined);
-  const data = readDataset(options.dataDir);
+  const logEvery = Math.max(1, options.logEvery ?? 10);
+  log('reading training data');
+  const data = readTrainingData(options);
   const { labels } = data;
-  const unknown = findUnknownLabels(
-    [...data.train, ...data.validation],
-    labels,
-  );
-  if (unknown.length > 0) {
-    throw new DataFormatError(
-      `unknown label "${unknown[0].label}" at ${unknown[0].source}`,
+  const sourceReports: SourceReport[] = data.sourced?.sources ?? [
+    {
+      name: 'train',
+      license: null,
+      file: 'train',
+      format: 'tsv',
+      sha256: '',
+      rows: data.train.length,
+      kept: data.train.length,
+      duplicates_dropped: {
+        within_source: 0,
+        across_sources: 0,
+        validation: 0,
+      },
+      label_conflicts: 0,
+    },
+  ];
+  for (const s of data.sourced?.sources ?? []) {
+    const d = s.duplicates_dropped;
+    log(
+      `  source ${s.name} (${s.file}): ${s.rows} rows, ${s.kept} kept, duplicates dropped ` +
+        `${d.within_source} within, ${d.across_sources} across sources, ${d.validation} in validation`,
     );
   }
+  log(
+    `  ${labels.length} labels${data.sourced ? ` (from ${data.sourced.labelsFrom})` : ''}, ` +
+      `${data.train.length} training and ${data.validation.length} validation examples`,
+  );
+  const perLabel = countPerLabel(data.train, labels);
+  const empty = labels.filter((l) => perLabel.get(l) === 0);
+  if (empty.length > 0)
+    log(`  warning: no training examples for ${empty.join(', ')}`);
+  if (data.train.length === 0 || data.validation.length === 0)
+    throw new DataFormatError(
+      `need training and validation examples (got ${data.train.length} and ${data.validation.length})`,
+    );
   const labelIndex = new Map(labels.map((l, i) => [l, i]));
   const targets = (examples: readonly Example[]): Int32Array =>
     Int32Array.from(examples, (e) => labelIndex.get(e.label) as number);
   const texts = (examples: readonly Example[]): string[] =>
     examples.map((e) => e.text);
 
+  log('vocabulary: tokenising the training texts');
   const vocabulary = buildVocabulary(
     await tokenize(texts(data.train), FEATURES),
     FEATURES,
+  );
+  log(
+    `features: ${vocabulary.word.length} word + ${vocabulary.char.length} char n-grams; featurising`,
   );
   const xTrain = await featurize(texts(data.train), FEATURES, vocabulary);
   const xValidation = await featurize(
@@ -92,9 +183,6 @@ export async function trainIntentClassifier(
   );
   const yTrain = targets(data.train);
   const yValidation = targets(data.validation);
-  log(
-    `features: ${vocabulary.word.length} word + ${vocabulary.char.length} char n-grams`,
-  );
 
   const predict = (
     model: SoftmaxModel,
@@ -112,7 +200,16 @@ export async function trainIntentClassifier(
   const problem = new SoftmaxProblem(xTrain, yTrain, labels.length);
   try {
     for (const c of C_CANDIDATES) {
-      const fit = fitSoftmax(problem, { ...LBFGS, c, warmStart });
+      log(`fitting C=${c}`);
+      const fit = fitSoftmax(problem, {
+        ...LBFGS,
+        c,
+        warmStart,
+        onIteration: (iteration, loss) => {
+          if (iteration % logEvery === 0)
+            log(`  C=${c} iteration ${iteration}: loss ${loss.toPrecision(6)}`);
+        },
+      });
       warmStart = fit.model;
       const { predicted } = predict(fit.model);
       const f1 = macroF1(yValidation, predicted, labels.length);
@@ -124,7 +221,7 @@ export async function trainIntentClassifier(
         iterations: fit.iterations,
       });
       log(
-        `C=${c}: ${fit.iterations} iterations, validation accuracy ${acc.toFixed(4)}, macro-F1 ${f1.toFixed(4)}`,
+        `C=${c}: ${fit.iterations} iterations, loss ${fit.loss.toPrecision(6)}, validation accuracy ${acc.toFixed(4)}, macro-F1 ${f1.toFixed(4)}`,
       );
       if (!best || f1 > best.f1) best = { c, f1, model: fit.model };
     }
@@ -133,6 +230,7 @@ export async function trainIntentClassifier(
   }
   if (!best) throw new Error('no regularisation candidates');
 
+  log(`threshold: C=${best.c} selected; evaluating the float32 parameters`);
   // Evaluate the parameters exactly as stored (float32).
   const final = toFloat32(best.model);
   const { probabilities, predicted } = predict(final);
@@ -148,6 +246,7 @@ export async function trainIntentClassifier(
     else if (predicted[i] === yValidation[i]) correctAbove++;
   });
 
+  log('encoding the ONNX graph and checking it in onnxruntime');
   const model = encodeClassifier({
     config: FEATURES,
     vocabulary,
@@ -158,6 +257,11 @@ export async function trainIntentClassifier(
       version: options.version,
       unknown_label: UNKNOWN_LABEL,
     },
+    // Models from other sources are not Banking77 models (the default run keeps its doc string).
+    description: data.sourced
+      ? `intent classifier (${labels.length} labels from ${data.sourced.sources.map((x) => x.name).join(', ')}): ` +
+        'text [N] -> probabilities [N, labels].'
+      : undefined,
   });
   await checkAgainstRuntime(
     model,
@@ -176,6 +280,7 @@ export async function trainIntentClassifier(
       { name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, labels.length] },
     ],
     labels: [...labels],
+    ...(data.sourced ? { sources: data.sourced.sources } : {}),
     unknown_label: UNKNOWN_LABEL,
     threshold,
     preprocessing:
@@ -186,8 +291,17 @@ export async function trainIntentClassifier(
       'then MatMul W, Add b, Softmax. Callers send raw text.',
     training: {
       examples: data.train.length,
-      per_label: Object.fromEntries(countPerLabel(data.train, labels)),
-      seed: SEED,
+      per_label: Object.fromEntries(perLabel),
+      seed:
+        data.sourced?.validationFrom.from === 'holdout'
+          ? data.sourced.validationFrom.seed
+          : SEED,
+      ...(data.sourced
+        ? {
+            labels_from: data.sourced.labelsFrom,
+            validation: data.sourced.validationFrom,
+          }
+        : {}),
       regularisation: {
         penalty: 'l2',
         c: best.c,
@@ -225,7 +339,7 @@ export async function trainIntentClassifier(
     sha256: createHash('sha256').update(model).digest('hex'),
     created_by: 'tools/intent-trainer',
   };
-  return { model, manifest };
+  return { model, manifest, sources: sourceReports };
 }
 
 function describeWeighting(config: FeaturizerConfig): string {
