@@ -125,6 +125,9 @@ describe('RedisStore (real Redis at 127.0.0.1:6379)', () => {
       ),
     );
     expect(first.every((r) => !r.cached)).toBe(true);
+    // The write after a miss is sent, never waited for: let it land before replica B looks.
+    const probe = new RedisStore({ client: await connect(), keyPrefix: PREFIX });
+    for (let i = 0; i < 100 && (await probe.get(key)) === undefined; i++) await new Promise((r) => setTimeout(r, 10));
     expect(await cacheB.getOrCompute(key, compute, 60_000)).toEqual({
       value: { label: 'greeting' },
       cached: true,
