@@ -44,7 +44,11 @@ describe('two anomaly-detector replicas sharing the real Redis', () => {
     // compare-and-set, not timeouts (the outage suite below is), so a stall must not skip a fold.
     clients = [redisClient(6379, 2000), redisClient(6379, 2000)];
     await waitFor(() => clients.every((c) => c.status === 'ready'));
-    apps = await Promise.all(clients.map((redis) => startAnomalyApp({ ANOMALY_PROFILE_KEY_PREFIX: prefix }, { redis })));
+    // Each replica serialises one customer's transactions; with ~16 of them queued at one replica,
+    // the other replica's single write can lose the compare-and-set that many times in a row and,
+    // past ANOMALY_PROFILE_CAS_RETRIES (8 in production), skip its fold (counted, as designed). A
+    // clean-clone CI run on a busy machine hit that once; this suite is about the fold's exactness.
+    apps = await Promise.all(clients.map((redis) => startAnomalyApp({ ANOMALY_PROFILE_KEY_PREFIX: prefix, ANOMALY_PROFILE_CAS_RETRIES: '64' }, { redis })));
     await Promise.all(apps.map((a) => waitReady(a.url)));
   });
   afterAll(async () => {
@@ -116,6 +120,12 @@ describe('two anomaly-detector replicas sharing the real Redis', () => {
       for (const p of predictions) expect(p.degraded).toBe(false);
     }
 
+    // First why a fold might be missing (a skipped fold is counted by reason), then the profiles.
+    const metrics = await Promise.all(apps.map(async (a) => (await http(`${a.url}/metrics`)).text));
+    for (const m of metrics) {
+      expect(metric(m, 'ml_profile_fold_skipped_total', 'reason="unavailable"')).toBe(0);
+      expect(metric(m, 'ml_profile_fold_skipped_total', 'reason="conflict"')).toBe(0);
+    }
     for (const user of users) {
       const mine = all.filter((t) => t.user_id === user).sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
       const expected = mine.reduce<UserProfile | undefined>((p, t) => foldTransaction(p, t), undefined) as UserProfile;
@@ -147,11 +157,6 @@ describe('two anomaly-detector replicas sharing the real Redis', () => {
       }
     }
 
-    const metrics = await Promise.all(apps.map(async (a) => (await http(`${a.url}/metrics`)).text));
-    for (const m of metrics) {
-      expect(metric(m, 'ml_profile_fold_skipped_total', 'reason="unavailable"')).toBe(0);
-      expect(metric(m, 'ml_profile_fold_skipped_total', 'reason="conflict"')).toBe(0);
-    }
     const conflicts = metrics.reduce((s, m) => s + metric(m, 'ml_profile_cas_conflicts_total', 'store="redis"'), 0);
     process.stdout.write(`replicas: ${sends.length} requests (${all.length} distinct transactions) in ${elapsed} ms, ${conflicts} compare-and-set conflicts re-applied\n`);
   });
