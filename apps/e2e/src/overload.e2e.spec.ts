@@ -131,7 +131,10 @@ describe('overload: shed, not queued', () => {
       closedLoop({
         port: gateway.port,
         connections,
-        durationMs: 4000,
+        durationMs: 5000,
+        // The first second is the flood's opening burst, admitted before anything was seen to
+        // queue and answered (or shed) for everyone alike: fairness is measured after it.
+        measureAfterMs: 1000,
         backoffOn503Ms: 50,
         request: (i) => ({
           path: '/predict/intent',
@@ -141,12 +144,15 @@ describe('overload: shed, not queued', () => {
       });
     const [flood, quiet] = await Promise.all([load(KEY, 500), load(QUIET, 4)]);
     const ok = (r: typeof flood) => (r.statuses[200] ?? 0) / Math.max(1, r.latencies.length);
-    process.stdout.write(`fairness: flood ${JSON.stringify(flood.statuses)} (${(ok(flood) * 100).toFixed(1)}% 200), quiet ${JSON.stringify(quiet.statuses)} (${(ok(quiet) * 100).toFixed(1)}% 200)\n${JSON.stringify(quiet.samples)}\n`);
+    process.stdout.write(`fairness: flood ${JSON.stringify(flood.statuses)} (${(ok(flood) * 100).toFixed(1)}% 200, p99 ${percentile(flood.latencies, 99).toFixed(0)} ms), quiet ${JSON.stringify(quiet.statuses)} (${(ok(quiet) * 100).toFixed(1)}% 200)\n${JSON.stringify(quiet.samples)}\n`);
     expect(flood.statuses[503] ?? 0).toBeGreaterThan(0);
     expect(quiet.latencies.length).toBeGreaterThan(20);
-    // On a quiet machine the quiet key gets every answer (149 of 149 here, the flood 45%); with other
-    // work on the two cores its requests still wait behind the flood's admitted ones, so a margin.
+    // After the opening burst the quiet key got 82-100% of its answers in three runs while 46-63% of
+    // the flood's requests were shed; a shed quiet request waited behind the flood's admitted ones.
+    const shed = (r: typeof flood) => (r.statuses[503] ?? 0) / Math.max(1, r.latencies.length);
     expect(ok(quiet)).toBeGreaterThan(0.75);
-    expect(ok(quiet)).toBeGreaterThan(ok(flood) + 0.25);
+    expect(shed(quiet)).toBeLessThan(shed(flood) / 2);
+    // Shed, not queued: with a 300 ms deadline the flood's answers, 200 or shed, come back in time.
+    expect(percentile(flood.latencies, 99)).toBeLessThanOrEqual(300 + 250);
   });
 });

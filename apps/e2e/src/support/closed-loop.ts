@@ -55,6 +55,8 @@ export async function closedLoop(opts: {
   request: (i: number) => { path: string; headers: Record<string, string>; body: string };
   /** After a 503, wait this long before the next request on that socket (default 0: at once). */
   backoffOn503Ms?: number;
+  /** Count only answers to requests sent at least this long after the start (default 0: all). */
+  measureAfterMs?: number;
 }): Promise<LoadResult> {
   const sockets = await Promise.all(
     Array.from(
@@ -109,6 +111,12 @@ export async function closedLoop(opts: {
             const body = buf.subarray(end + 4, end + 4 + length).toString('utf8');
             buf = buf.subarray(end + 4 + length);
             const status = Number(head.slice(9, 12));
+            if (sentAt - startAt < (opts.measureAfterMs ?? 0)) {
+              waiting = false;
+              if (status === 503 && opts.backoffOn503Ms) setTimeout(send, opts.backoffOn503Ms);
+              else send();
+              continue;
+            }
             result.statuses[status] = (result.statuses[status] ?? 0) + 1;
             const ms = performance.now() - sentAt;
             result.latencies.push(ms);

@@ -50,21 +50,37 @@ describe('AdmissionController', () => {
     expect(c.snapshot().shed.deadline).toBe(1);
   });
 
-  it("estimates a new request's time by Little's law and sheds when it exceeds the remaining deadline", () => {
-    const { c, advance, admitN, complete } = setup();
-    // Ten completions every 100 ms for a second: about 100 per second.
+  it("estimates a new request's time by Little's law and, while requests queue, sheds when it exceeds the remaining deadline", () => {
+    const { c, advance, admitN } = setup();
+    // Ten requests every 100 ms for a second, each answered after 100 ms: about 100 per second.
     for (let i = 0; i < 10; i++) {
+      const batch = admitN(10);
       advance(100);
-      complete(10);
+      batch.forEach((t) => t.release());
     }
     admitN(19);
-    const { expectedMs, completionRate, inFlight } = c.snapshot();
+    const { expectedMs, completionRate, inFlight, observedMs } = c.snapshot();
     expect(completionRate).toBeGreaterThanOrEqual(90);
     expect(completionRate).toBeLessThanOrEqual(112);
     expect(expectedMs).toBeCloseTo((inFlight + 1) / (completionRate / 1000), 6);
+    expect(observedMs).toBeCloseTo(100, 6);
     expect(shedReason(() => c.admit('a', expectedMs - 1))).toBe('deadline');
     expect(shedReason(() => c.admit('a', expectedMs + 1))).toBeUndefined();
     expect(c.inFlight).toBe(20);
+  });
+
+  it('does not shed a burst after light traffic: a rate measured under light load is not what the service can do', () => {
+    const { c, advance, admitN, complete } = setup();
+    complete(3);
+    advance(300);
+    // By Little's law alone 90 requests at 3 per 300 ms would take 9 s; nothing queues yet.
+    admitN(90);
+    expect(c.snapshot().expectedMs).toBeGreaterThan(5_000);
+    expect(c.inFlight).toBe(90);
+    expect(c.snapshot().shed).toEqual({ deadline: 0, fair_share: 0, capacity: 0 });
+    // Once the oldest of them has waited past the deadline's fairness share, the estimate is acted on.
+    advance(1100);
+    expect(shedReason(() => c.admit('a', 1000))).toBe('deadline');
   });
 
   it('measures a busy period shorter than the window over its own length, not diluted by idle time', () => {
@@ -103,20 +119,24 @@ describe('AdmissionController', () => {
   });
 
   it("sheds a key over its fair share first once the expected time passes fairnessAt of the deadline, and admits the others' requests", () => {
-    const { c, advance, admitN, complete } = setup({ fairnessAt: 0.5 });
+    const { c, advance, admitN } = setup({ fairnessAt: 0.5 });
     for (let i = 0; i < 10; i++) {
+      const batch = admitN(10);
       advance(100);
-      complete(10);
+      batch.forEach((t) => t.release());
     }
     admitN(14, 'flood');
     admitN(1, 'quiet');
-    const expected = c.snapshot().expectedMs;
-    // A deadline the expected time passes half of, but not all of.
-    const deadline = expected * 1.5;
+    advance(50);
+    const { expectedMs, observedMs } = c.snapshot();
+    // A deadline the expected time passes half of, but not all of, while requests visibly queue.
+    const deadline = (expectedMs + 2 * Math.min(expectedMs, observedMs)) / 2;
+    expect(expectedMs).toBeLessThan(deadline);
+    expect(Math.min(expectedMs, observedMs)).toBeGreaterThanOrEqual(deadline / 2);
     expect(shedReason(() => c.admit('flood', deadline))).toBe('fair_share');
     expect(shedReason(() => c.admit('quiet', deadline))).toBeUndefined();
     // Below fairnessAt of the deadline nobody is shed for fairness.
-    expect(shedReason(() => c.admit('flood', expected * 3))).toBeUndefined();
+    expect(shedReason(() => c.admit('flood', expectedMs * 3))).toBeUndefined();
     expect(c.snapshot().shed.fair_share).toBe(1);
   });
 

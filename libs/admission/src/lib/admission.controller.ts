@@ -55,6 +55,8 @@ export interface AdmissionSnapshot {
   completionRate: number;
   /** What a request arriving now would expect to take, ms. */
   expectedMs: number;
+  /** What requests are seen to take now: the mean of the window's completions or the oldest in flight's age, ms. */
+  observedMs: number;
   activeKeys: number;
   shed: Record<ShedReason, number>;
 }
@@ -70,7 +72,11 @@ const BUCKETS = 10;
  * connection: it is refused at once instead. Past `fairnessAt` of the deadline, a key holding more
  * than an equal share of the requests in flight is refused first, so one client's flood is shed
  * before anyone else's requests. The estimate adapts by itself: a slower upstream completes fewer
- * requests per second, and the admitted concurrency falls with it.
+ * requests per second, and the admitted concurrency falls with it. It is acted on only while
+ * requests are seen to queue (recent ones took, or the oldest in flight has waited, at least
+ * `fairnessAt` of the deadline): a rate measured under light traffic says what was asked, not what
+ * the service can do, and shedding a burst on it would refuse requests that would have been
+ * answered in time.
  */
 export class AdmissionController {
   readonly name: string;
@@ -82,6 +88,11 @@ export class AdmissionController {
   private readonly now: () => number;
   private readonly perKey = new Map<string, number>();
   private readonly counts = new Array<number>(BUCKETS).fill(0);
+  /** Summed time-in-system of the completions in each bucket, ms. */
+  private readonly latencies = new Array<number>(BUCKETS).fill(0);
+  /** Admission time of every request in flight, oldest first (a Map keeps insertion order). */
+  private readonly admittedAt = new Map<number, number>();
+  private nextTicket = 0;
   private bucketStart: number;
   private head = 0;
   /** When the current busy period began: the rate is measured over it until it spans a window. */
@@ -120,20 +131,27 @@ export class AdmissionController {
     if (this.inFlightNow >= this.maxInFlight) this.shed('capacity', this.expectedMs(now));
     if (this.inFlightNow >= this.minInFlight) {
       const expected = this.expectedMs(now);
-      if (expected > remainingMs) this.shed('deadline', expected);
-      if (expected >= remainingMs * this.fairnessAt && this.perKey.size > 1) {
+      // The estimate is trusted only when requests are really queueing: recent ones took (or the
+      // oldest in flight has already waited) a good part of this deadline. After a quiet spell the
+      // measured rate is what light traffic asked for, not what the service can do, and a burst
+      // would otherwise be shed although it would be answered in time.
+      const queueing = this.observedMs(now) >= remainingMs * this.fairnessAt;
+      if (queueing && expected > remainingMs) this.shed('deadline', expected);
+      if (queueing && expected >= remainingMs * this.fairnessAt && this.perKey.size > 1) {
         const share = this.inFlightNow / this.perKey.size;
         if ((this.perKey.get(key) ?? 0) >= share) this.shed('fair_share', expected);
       }
     }
     this.inFlightNow++;
     this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
+    const ticket = this.nextTicket++;
+    this.admittedAt.set(ticket, now);
     let released = false;
     return {
       release: () => {
         if (released) return;
         released = true;
-        this.complete(key);
+        this.complete(key, ticket);
       },
     };
   }
@@ -144,6 +162,7 @@ export class AdmissionController {
       inFlight: this.inFlightNow,
       completionRate: this.ratePerMs(now) * 1000,
       expectedMs: this.expectedMs(now),
+      observedMs: this.observedMs(now),
       activeKeys: this.perKey.size,
       shed: { ...this.shedCounts },
     };
@@ -162,6 +181,16 @@ export class AdmissionController {
     return this.inFlightNow === 0 ? 0 : now - Math.max(this.lastCompletionAt, this.activeSince);
   }
 
+  /** The queueing actually seen: recent completions' mean time in system, or the oldest wait so far. */
+  private observedMs(now: number): number {
+    const completed = this.completedInWindow(now);
+    let total = 0;
+    for (const l of this.latencies) total += l;
+    const mean = completed > 0 ? total / completed : 0;
+    const oldest = this.admittedAt.values().next();
+    return Math.max(mean, oldest.done ? 0 : now - oldest.value);
+  }
+
   private ratePerMs(now: number): number {
     const completed = this.completedInWindow(now);
     // A busy period shorter than the window is measured over its own length.
@@ -176,14 +205,17 @@ export class AdmissionController {
     return completed;
   }
 
-  private complete(key: string) {
+  private complete(key: string, ticket: number) {
     this.inFlightNow--;
+    const admitted = this.admittedAt.get(ticket) ?? this.now();
+    this.admittedAt.delete(ticket);
     const left = (this.perKey.get(key) ?? 1) - 1;
     if (left <= 0) this.perKey.delete(key);
     else this.perKey.set(key, left);
     const now = this.now();
     this.advance(now);
     this.counts[this.head]++;
+    this.latencies[this.head] += now - admitted;
     this.lastCompletionAt = now;
   }
 
@@ -194,6 +226,7 @@ export class AdmissionController {
     for (let i = 0; i < Math.min(steps, BUCKETS); i++) {
       this.head = (this.head + 1) % BUCKETS;
       this.counts[this.head] = 0;
+      this.latencies[this.head] = 0;
     }
     this.bucketStart += steps * this.bucketMs;
   }
