@@ -9,6 +9,8 @@ const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const KEY = 'flood-key-secret';
 const QUIET = 'quiet-key-secret';
 const DEADLINE_MS = 2000;
+/** The fairness test's deadline: tight enough that 500 connections overload this machine past it. */
+const TIGHT_MS = 100;
 
 const rssMb = (app: RunningApp) => {
   const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${app.proc.pid}/status`, 'utf8'));
@@ -41,9 +43,6 @@ describe('overload: shed, not queued', () => {
       ANOMALY_DETECTOR_URL: 'http://127.0.0.1:9',
       RATE_LIMIT_REQUESTS: '1000000000',
       ML_API_KEYS: `flood:${sha(KEY)},quiet:${sha(QUIET)}`,
-      // Keys over their share are shed from a quarter of the deadline on, leaving room below it
-      // for everyone else's requests on a 2-core machine that also runs the load.
-      ADMISSION_FAIRNESS_AT: '0.25',
       REQUEST_TIMEOUT_MS: String(DEADLINE_MS),
     });
     await waitReady(gateway.url);
@@ -121,12 +120,13 @@ describe('overload: shed, not queued', () => {
     expect(after.status).toBe(200);
   });
 
-  it("is fair across keys: one key's flood is shed before another key's requests", async () => {
+  it("is fair across keys: one key's flood is shed before another key's requests, and overload is never an outage", async () => {
     const run = `${process.pid}-${Date.now()}-fair`;
-    // A tight deadline for both, so that the flood pushes the expected time past the fairness
-    // point. The flood retries a shed request after 50 ms, twenty times sooner than its Retry-After
-    // says: a client that ignores Retry-After altogether on 500 connections costs the gateway a
-    // shed per round trip, which is the per-key rate limit's business (raised out of the way here).
+    // 500 connections from one key and 4 from another, all asking for a 100 ms deadline that this
+    // machine cannot meet for 500 at once. Clients honour Retry-After (1 s) as the problem asks; a
+    // client that ignores it costs a shed per round trip, which is the per-key rate limit's business
+    // (raised out of the way here). The code before load shedding answered every request of this
+    // test 503: its breaker counted the timeouts and opened for both keys.
     const load = (key: string, connections: number) =>
       closedLoop({
         port: gateway.port,
@@ -135,10 +135,10 @@ describe('overload: shed, not queued', () => {
         // The first second is the flood's opening burst, admitted before anything was seen to
         // queue and answered (or shed) for everyone alike: fairness is measured after it.
         measureAfterMs: 1000,
-        backoffOn503Ms: 50,
+        backoffOn503Ms: 1000,
         request: (i) => ({
           path: '/predict/intent',
-          headers: { 'x-api-key': key, 'x-request-timeout-ms': '300' },
+          headers: { 'x-api-key': key, 'x-request-timeout-ms': String(TIGHT_MS) },
           body: JSON.stringify({ query: `where is my card ${run} ${key.length} ${i}` }),
         }),
       });
@@ -147,12 +147,13 @@ describe('overload: shed, not queued', () => {
     process.stdout.write(`fairness: flood ${JSON.stringify(flood.statuses)} (${(ok(flood) * 100).toFixed(1)}% 200, p99 ${percentile(flood.latencies, 99).toFixed(0)} ms), quiet ${JSON.stringify(quiet.statuses)} (${(ok(quiet) * 100).toFixed(1)}% 200)\n${JSON.stringify(quiet.samples)}\n`);
     expect(flood.statuses[503] ?? 0).toBeGreaterThan(0);
     expect(quiet.latencies.length).toBeGreaterThan(20);
-    // After the opening burst the quiet key got 82-100% of its answers in three runs while 46-63% of
-    // the flood's requests were shed; a shed quiet request waited behind the flood's admitted ones.
+    // After the opening burst, in three runs: the quiet key 98-100% answered, the flood 92-93% (the
+    // rest shed), p99 113-125 ms.
     const shed = (r: typeof flood) => (r.statuses[503] ?? 0) / Math.max(1, r.latencies.length);
     expect(ok(quiet)).toBeGreaterThan(0.75);
     expect(shed(quiet)).toBeLessThan(shed(flood) / 2);
-    // Shed, not queued: with a 300 ms deadline the flood's answers, 200 or shed, come back in time.
-    expect(percentile(flood.latencies, 99)).toBeLessThanOrEqual(300 + 250);
+    expect(ok(flood)).toBeGreaterThan(0.5);
+    // Shed, not queued: the flood's answers, 200 or shed, come back within the deadline + 250 ms.
+    expect(percentile(flood.latencies, 99)).toBeLessThanOrEqual(TIGHT_MS + 250);
   });
 });

@@ -140,6 +140,23 @@ describe('AdmissionController', () => {
     expect(c.snapshot().shed.fair_share).toBe(1);
   });
 
+  it('sheds a key under its share for the deadline only when even a fair queue would miss it (1/fairnessAt over)', () => {
+    const { c, advance, admitN } = setup({ fairnessAt: 0.5 });
+    for (let i = 0; i < 10; i++) {
+      const batch = admitN(10);
+      advance(100);
+      batch.forEach((t) => t.release());
+    }
+    admitN(18, 'flood');
+    admitN(1, 'quiet');
+    const { expectedMs } = c.snapshot();
+    // Past the deadline for the flood, within twice it for the quiet key.
+    const deadline = expectedMs * 0.8;
+    expect(shedReason(() => c.admit('flood', deadline))).toBe('deadline');
+    expect(shedReason(() => c.admit('quiet', deadline))).toBeUndefined();
+    expect(shedReason(() => c.admit('quiet', expectedMs * 0.4))).toBe('deadline');
+  });
+
   it('does not apply fairness with a single key: one client may use the whole deadline', () => {
     const { c, advance, admitN, complete } = setup();
     for (let i = 0; i < 10; i++) {

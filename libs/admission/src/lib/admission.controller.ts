@@ -136,11 +136,13 @@ export class AdmissionController {
       // measured rate is what light traffic asked for, not what the service can do, and a burst
       // would otherwise be shed although it would be answered in time.
       const queueing = this.observedMs(now) >= remainingMs * this.fairnessAt;
-      if (queueing && expected > remainingMs) this.shed('deadline', expected);
-      if (queueing && expected >= remainingMs * this.fairnessAt && this.perKey.size > 1) {
-        const share = this.inFlightNow / this.perKey.size;
-        if ((this.perKey.get(key) ?? 0) >= share) this.shed('fair_share', expected);
-      }
+      const shared = this.perKey.size > 1;
+      const overShare = shared && (this.perKey.get(key) ?? 0) >= this.inFlightNow / this.perKey.size;
+      // A key under its share is what fairness protects: it is shed for the deadline only when even
+      // the expected time of a queue cut back to fair shares would miss it (1/fairnessAt over).
+      const deadlineFor = shared && !overShare ? remainingMs / this.fairnessAt : remainingMs;
+      if (queueing && expected > deadlineFor) this.shed('deadline', expected);
+      if (queueing && overShare && expected >= remainingMs * this.fairnessAt) this.shed('fair_share', expected);
     }
     this.inFlightNow++;
     this.perKey.set(key, (this.perKey.get(key) ?? 0) + 1);
