@@ -125,17 +125,18 @@ export class AdmissionController {
    */
   admit(key: string, remainingMs: number): Admission {
     const now = this.now();
+    const completed = this.completedInWindow(now);
     // Idle (nothing in flight, nothing completed within the window): a new busy period starts, and
     // its rate must not be diluted by the idle time before it.
-    if (this.inFlightNow === 0 && this.completedInWindow(now) === 0) this.activeSince = now;
-    if (this.inFlightNow >= this.maxInFlight) this.shed('capacity', this.expectedMs(now));
+    if (this.inFlightNow === 0 && completed === 0) this.activeSince = now;
+    if (this.inFlightNow >= this.maxInFlight) this.shed('capacity', this.expectedMs(now, completed));
     if (this.inFlightNow >= this.minInFlight) {
-      const expected = this.expectedMs(now);
+      const expected = this.expectedMs(now, completed);
       // The estimate is trusted only when requests are really queueing: recent ones took (or the
       // oldest in flight has already waited) a good part of this deadline. After a quiet spell the
       // measured rate is what light traffic asked for, not what the service can do, and a burst
       // would otherwise be shed although it would be answered in time.
-      const queueing = this.observedMs(now) >= remainingMs * this.fairnessAt;
+      const queueing = this.observedMs(now, completed) >= remainingMs * this.fairnessAt;
       const shared = this.perKey.size > 1;
       const overShare = shared && (this.perKey.get(key) ?? 0) >= this.inFlightNow / this.perKey.size;
       // A key under its share is what fairness protects: it is shed for the deadline only when even
@@ -160,11 +161,12 @@ export class AdmissionController {
 
   snapshot(): AdmissionSnapshot {
     const now = this.now();
+    const completed = this.completedInWindow(now);
     return {
       inFlight: this.inFlightNow,
-      completionRate: this.ratePerMs(now) * 1000,
-      expectedMs: this.expectedMs(now),
-      observedMs: this.observedMs(now),
+      completionRate: this.ratePerMs(now, completed) * 1000,
+      expectedMs: this.expectedMs(now, completed),
+      observedMs: this.observedMs(now, completed),
       activeKeys: this.perKey.size,
       shed: { ...this.shedCounts },
     };
@@ -177,15 +179,14 @@ export class AdmissionController {
    * service is admitted (nothing has had time to be slow yet); a hung upstream is shed once it has
    * been stuck for longer than a request's remaining deadline.
    */
-  private expectedMs(now: number): number {
-    const rate = this.ratePerMs(now);
+  private expectedMs(now: number, completed: number): number {
+    const rate = this.ratePerMs(now, completed);
     if (rate > 0) return (this.inFlightNow + 1) / rate;
     return this.inFlightNow === 0 ? 0 : now - Math.max(this.lastCompletionAt, this.activeSince);
   }
 
-  /** The queueing actually seen: recent completions' mean time in system, or the oldest wait so far. */
-  private observedMs(now: number): number {
-    const completed = this.completedInWindow(now);
+  /** The queueing actually seen: recent completions' mean time in system, or the oldest wait so far. `completed`: completions in the window, as `completedInWindow` counted them at `now`. */
+  private observedMs(now: number, completed: number): number {
     let total = 0;
     for (const l of this.latencies) total += l;
     const mean = completed > 0 ? total / completed : 0;
@@ -193,8 +194,7 @@ export class AdmissionController {
     return Math.max(mean, oldest.done ? 0 : now - oldest.value);
   }
 
-  private ratePerMs(now: number): number {
-    const completed = this.completedInWindow(now);
+  private ratePerMs(now: number, completed: number): number {
     // A busy period shorter than the window is measured over its own length.
     const span = Math.min(this.windowMs, Math.max(this.bucketMs, now - this.activeSince));
     return completed / span;

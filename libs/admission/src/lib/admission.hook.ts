@@ -1,4 +1,4 @@
-import { isInferenceProtocolPath, toProblem } from '@ml/errors';
+import { renderProblem } from '@ml/errors';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { AdmissionController, OverloadedError, type Admission } from './admission.controller';
 
@@ -27,12 +27,9 @@ type Admitted = FastifyRequest & { [ADMISSION]?: Admission };
  * each shed request still gets its access-log line, and the count is in `ml_load_shed_total`.
  */
 function sendShed(error: OverloadedError, request: FastifyRequest, reply: FastifyReply) {
-  const url = request.url;
-  const { problem, headers } = toProblem(error, url.split('?')[0], String(request.id));
+  const { problem, headers, contentType, body } = renderProblem(error, request.url, String(request.id));
   for (const [k, v] of Object.entries(headers)) reply.header(k, v);
-  reply.header(SHED_HEADER, '1').status(503);
-  if (isInferenceProtocolPath(url)) reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: problem.detail }));
-  else reply.header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem));
+  reply.header(SHED_HEADER, '1').status(problem.status).header('content-type', contentType).send(body);
 }
 
 /**

@@ -1,7 +1,7 @@
 import { ArgumentsHost, Catch, ExceptionFilter, Logger } from '@nestjs/common';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { LogThrottle } from './log-throttle';
-import { toProblem } from './problem.mapper';
+import { renderProblem } from './problem.render';
 import type { Problem } from './problem.types';
 
 /** How long identical server-side failures are counted rather than logged one by one. */
@@ -51,26 +51,14 @@ export class ProblemLog {
 /** Used when a caller passes none: one per process, like the logger behind it. */
 const sharedLog = new ProblemLog();
 
-/** Paths that speak the Open Inference Protocol answer errors as `{"error": "..."}`. */
-export const isInferenceProtocolPath = (url: string) => url === '/v2' || url.startsWith('/v2/') || url.startsWith('/v2?');
 
 /** Writes a mapped error to a Fastify reply. Shared by the Nest filter and the Fastify error handler. */
 export function sendProblem(err: unknown, request: FastifyRequest, reply: FastifyReply, logger: Logger, log: ProblemLog = sharedLog) {
-  const url = request.url ?? '/';
-  const path = url.split('?')[0];
-  const { problem, headers, unexpected } = toProblem(err, path, String(request.id));
-  log.failed(logger, err, problem, unexpected, request.id);
+  const answer = renderProblem(err, request.url ?? '/', String(request.id));
+  log.failed(logger, err, answer.problem, answer.unexpected, request.id);
   if (reply.sent) return;
-  for (const [k, v] of Object.entries(headers)) reply.header(k, v);
-  reply.status(problem.status);
-  if (isInferenceProtocolPath(url)) {
-    const detail = problem.errors?.length
-      ? `${problem.detail} ${problem.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`
-      : problem.detail;
-    reply.header('content-type', 'application/json; charset=utf-8').send(JSON.stringify({ error: detail }));
-  } else {
-    reply.header('content-type', 'application/problem+json; charset=utf-8').send(JSON.stringify(problem));
-  }
+  for (const [k, v] of Object.entries(answer.headers)) reply.header(k, v);
+  reply.status(answer.problem.status).header('content-type', answer.contentType).send(answer.body);
 }
 
 /** The single place where thrown errors become HTTP responses. */

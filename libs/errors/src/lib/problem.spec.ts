@@ -1,6 +1,6 @@
 import { BadRequestException, HttpException, InternalServerErrorException, NotFoundException } from '@nestjs/common';
 import { NotFoundError, ServiceError, ValidationFailedError, isValidationFailedError } from './problem.errors';
-import { isInferenceProtocolPath } from './problem.filter';
+import { isInferenceProtocolPath } from './problem.render';
 import { toProblem } from './problem.mapper';
 
 describe('toProblem', () => {

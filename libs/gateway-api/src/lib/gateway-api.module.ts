@@ -8,7 +8,7 @@ import type { Redis } from 'ioredis';
 import type { GatewaySettings } from './gateway.config';
 import { GATEWAY_CACHE, GATEWAY_OPTIONS, GATEWAY_REDIS_STATUS, GATEWAY_SETTINGS, UPSTREAMS } from './gateway.constants';
 import { gatewayAdmission } from './gateway.admission';
-import { GatewayService, type ModelName } from './gateway.service';
+import { GatewayService, MODEL_NAMES, type ModelName } from './gateway.service';
 import { MonitoringController } from './monitoring.controller';
 import { OipProxyController } from './oip.proxy.controller';
 import { PredictController, type GatewayOptions } from './predict.controller';
@@ -29,7 +29,7 @@ function makeUpstreams(settings: GatewaySettings, registry: Registry, requestTim
   const rejected = new Counter({ name: 'ml_upstream_rejected_total', help: 'Calls refused at once by an open breaker', labelNames: ['upstream'], registers: [registry] });
   const failures = new Counter({ name: 'ml_upstream_failures_total', help: 'Failed upstream calls by kind', labelNames: ['upstream', 'kind'], registers: [registry] });
   const out = {} as Record<ModelName, UpstreamClient>;
-  for (const name of ['intent-classifier', 'anomaly-detector'] as const) {
+  for (const name of MODEL_NAMES) {
     const u = new UpstreamClient(name, settings.upstreams[name], {
       breaker: settings.breaker,
       retry: settings.retry,

@@ -2,9 +2,8 @@ import { AdmissionModule, type AdmissionSettings } from '@ml/admission';
 import { REQUEST_TIMEOUT_HEADER, remainingBudgetMs } from '@ml/contracts';
 import type { FastifyRequest } from 'fastify';
 import { hash } from 'node:crypto';
-import type { ModelName } from './gateway.service';
+import { MODEL_NAMES, type ModelName } from './gateway.service';
 
-const MODELS: readonly ModelName[] = ['intent-classifier', 'anomaly-detector'];
 const PREDICT = /^\/predict\/(intent|anomaly)(\/batch)?\/?$/;
 const INFER = /^\/v2\/models\/([^/]+)(\/versions\/[^/]+)?\/infer\/?$/;
 
@@ -14,7 +13,7 @@ export function modelOf(method: string, path: string): ModelName | undefined {
   const p = PREDICT.exec(path);
   if (p) return p[1] === 'intent' ? 'intent-classifier' : 'anomaly-detector';
   const i = INFER.exec(path);
-  return i && (MODELS as readonly string[]).includes(i[1]) ? (i[1] as ModelName) : undefined;
+  return i && (MODEL_NAMES as readonly string[]).includes(i[1]) ? (i[1] as ModelName) : undefined;
 }
 
 /**
@@ -33,7 +32,7 @@ export function clientKeyOf(request: FastifyRequest): string {
 export const gatewayAdmission = (settings: AdmissionSettings, requestTimeoutMs: number) =>
   AdmissionModule.forRoot({
     settings,
-    targets: MODELS,
+    targets: MODEL_NAMES,
     targetOf: modelOf,
     keyOf: clientKeyOf,
     remainingMs: (request) => remainingBudgetMs(request.raw, request.headers[REQUEST_TIMEOUT_HEADER], requestTimeoutMs),

@@ -15,7 +15,9 @@ interface PendingIntent {
   deadlineAt: number;
 }
 
-export type ModelName = 'intent-classifier' | 'anomaly-detector';
+/** The model services behind the gateway. */
+export const MODEL_NAMES = ['intent-classifier', 'anomaly-detector'] as const;
+export type ModelName = (typeof MODEL_NAMES)[number];
 
 /** An upstream 4xx, passed through to the client unchanged (it is the client's request at fault). */
 export class UpstreamClientError extends Error {

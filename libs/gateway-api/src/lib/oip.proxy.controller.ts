@@ -8,10 +8,9 @@ import { LifecycleService } from '@ml/health';
 import type { FastifyReply } from 'fastify';
 import { Inject } from '@nestjs/common';
 import { GATEWAY_OPTIONS } from './gateway.constants';
-import { GatewayService, type ModelName } from './gateway.service';
+import { GatewayService, MODEL_NAMES, type ModelName } from './gateway.service';
 import type { GatewayOptions } from './predict.controller';
 
-const MODELS: readonly ModelName[] = ['intent-classifier', 'anomaly-detector'];
 
 /**
  * The Open Inference Protocol at the front door: server health is the gateway's own; every
@@ -88,7 +87,7 @@ export class OipProxyController {
   }
 
   private async forward(name: string, method: 'GET' | 'POST', body: unknown, req: AuthedRequest, reply: FastifyReply) {
-    if (!(MODELS as readonly string[]).includes(name)) {
+    if (!(MODEL_NAMES as readonly string[]).includes(name)) {
       reply.status(404).send({ error: `No model named "${name}" is served here.` });
       return;
     }

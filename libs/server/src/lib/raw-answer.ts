@@ -1,5 +1,5 @@
 import { STATUS_CODES, type ServerResponse } from 'node:http';
-import { isInferenceProtocolPath, toProblem } from '@ml/errors';
+import { renderProblem } from '@ml/errors';
 
 /** The Content-Security-Policy of every response that is not the OpenAPI UI. */
 export const STRICT_CSP = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
@@ -23,14 +23,13 @@ const MAX_INSTANCE_LENGTH = 2048;
  */
 export function rawAnswer(err: { code: string; message: string }, target: string | undefined, requestId: string): RawAnswer {
   const path = target?.split('?')[0] ?? '';
-  const { problem, headers } = toProblem(err, path.length <= MAX_INSTANCE_LENGTH ? path : '', requestId);
-  const v2 = target !== undefined && isInferenceProtocolPath(target);
+  const { problem, headers, contentType, body } = renderProblem(err, target ?? '', requestId, path.length <= MAX_INSTANCE_LENGTH ? path : '');
   return {
     status: problem.status,
-    body: JSON.stringify(v2 ? { error: problem.detail } : problem),
+    body,
     headers: {
       ...headers,
-      'content-type': v2 ? 'application/json; charset=utf-8' : 'application/problem+json; charset=utf-8',
+      'content-type': contentType,
       'x-request-id': requestId,
       'x-content-type-options': 'nosniff',
       'content-security-policy': STRICT_CSP,
