@@ -223,8 +223,8 @@ export function mulberry32(seed: number): () => number {
   };
 }
 
-/** FNV-1a over UTF-16 code units: mixes a label into the seed. */
-function fnv1a(text: string, basis: number): number {
+/** FNV-1a over UTF-16 code units, starting from basis: mixes a label (or any text) into a seed. */
+export function fnv1a(text: string, basis: number): number {
   let h = basis >>> 0;
   for (let i = 0; i < text.length; i++) {
     h ^= text.charCodeAt(i);
