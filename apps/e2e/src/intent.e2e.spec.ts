@@ -1,6 +1,18 @@
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
+import { join } from 'node:path';
 import { http } from './support/http';
-import { startApp, type RunningApp } from './support/processes';
+import { ROOT, startApp, type RunningApp } from './support/processes';
+
+/** The served (highest) version's manifest: the output width is its label count, reject classes included. */
+function servedManifest(): { version: string; labels: string[] } {
+  const dir = join(ROOT, 'models', 'intent-classifier');
+  const [version] = readdirSync(dir)
+    .filter((v) => /^\d+\.\d+\.\d+$/.test(v))
+    .sort((a, b) => b.localeCompare(a, 'en', { numeric: true }));
+  return JSON.parse(readFileSync(join(dir, version, 'manifest.json'), 'utf8'));
+}
+const LABELS = servedManifest().labels.length;
 
 describe('intent-classifier: a real model served over HTTP', () => {
   let app: RunningApp;
@@ -103,8 +115,8 @@ describe('intent-classifier: a real model served over HTTP', () => {
       const probs = await http(`${app.url}/v2/models/intent-classifier/infer`, { body: req });
       expect(probs.status).toBe(200);
       expect(probs.json.id).toBe('r1');
-      expect(probs.json.outputs[0]).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [2, 77] });
-      const sum = (probs.json.outputs[0].data as number[]).slice(0, 77).reduce((a, b) => a + b, 0);
+      expect(probs.json.outputs[0]).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [2, LABELS] });
+      const sum = (probs.json.outputs[0].data as number[]).slice(0, LABELS).reduce((a, b) => a + b, 0);
       expect(sum).toBeCloseTo(1, 4);
       const cls = await http(`${app.url}/v2/models/intent-classifier/infer`, {
         body: { ...req, outputs: [{ name: 'probabilities', parameters: { classification: 2 } }] },

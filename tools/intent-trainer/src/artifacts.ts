@@ -107,6 +107,18 @@ export function formatSummary(
       ['validation macro-F1', pct(v.macro_f1)],
       ['threshold', String(manifest.threshold)],
       ['unknown rate', pct(v.unknown_rate)],
+      ...(manifest.evaluation.validation_with_typos
+        ? [
+            [
+              'accuracy with typos',
+              pct(manifest.evaluation.validation_with_typos.accuracy),
+            ],
+          ]
+        : []),
+      ...(manifest.evaluation.other_sets ?? []).map((set) => [
+        `${set.name} ${set.out_of_scope ? 'answered unknown' : 'right'}`,
+        pct(set.accuracy_with_threshold),
+      ]),
       ['output', dir],
     ]),
   ].join('\n');

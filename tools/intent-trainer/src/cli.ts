@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { shippedArguments, SHIPPED_VERSION } from './recipe';
 import type { SourceSpec } from './sources';
 
 export const HELP = `Usage: ts-node --transpile-only -P tools/intent-trainer/tsconfig.json tools/intent-trainer/src/main.ts [options]
@@ -23,7 +24,56 @@ Without --source, --holdout and --labels-from-data it trains on the data folder 
   --holdout <fraction>        validate on this share of each label's training examples
                               (stratified, seeded) instead of <data>/validation/
   --seed <n>                  seed of the --holdout split (integer 0..4294967295)  [0]
+  --holdout-from <name>       (repeatable) split only the named sources' examples; the other
+                              sources all train (e.g. validate on real queries only)
+  --reject-label <label>      (repeatable) a class of out-of-scope examples: trained like the
+                              others, answered "unknown" by the service (manifest reject_labels)
+  --evaluate <path>[,name=<name>]   (repeatable) a labelled set scored with the final model and
+                              reported apart in the manifest (evaluation.other_sets); rows with a
+                              reject label count as right when answered "unknown"
+  --typo-copies <n>           also train on n typo'd copies of every training example   [0]
+
+  --shipped --banking77 <dir> the options that build the shipped model (${SHIPPED_VERSION}; src/recipe.ts)
+                              from <dir>/train.csv and the data folder; only --data and --out
+                              may be added
 `;
+
+/**
+ * `--shipped --banking77 <dir>` stands for the shipped model's options (src/recipe.ts); only
+ * --data and --out may be given besides. Other command lines are returned unchanged.
+ */
+export function expandShipped(
+  args: readonly string[],
+  defaults: { dataDir: string },
+): string[] {
+  if (!args.includes('--shipped')) return [...args];
+  const rest: string[] = [];
+  let banking77: string | undefined;
+  let dataDir = defaults.dataDir;
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i];
+    if (arg === '--shipped') continue;
+    if (arg === '--banking77' || arg === '--data' || arg === '--out') {
+      const value = args[++i];
+      if (value === undefined || value.startsWith('--'))
+        throw new UsageError(`${arg} needs a value`);
+      if (arg === '--banking77') banking77 = value;
+      else {
+        if (arg === '--data') dataDir = value;
+        rest.push(arg, value);
+      }
+      continue;
+    }
+    throw new UsageError(
+      `--shipped takes only --banking77, --data and --out (got ${arg})`,
+    );
+  }
+  if (banking77 === undefined)
+    throw new UsageError(
+      "--shipped needs --banking77 <dir> (the folder holding Banking77's train.csv)",
+    );
+  return [...shippedArguments(resolve(banking77), resolve(dataDir)), ...rest];
+}
 
 export interface CliOptions {
   help: boolean;
@@ -32,7 +82,10 @@ export interface CliOptions {
   version: string;
   sources: SourceSpec[];
   labelsFromData: boolean;
-  holdout?: { fraction: number; seed: number };
+  holdout?: { fraction: number; seed: number; sources?: string[] };
+  rejectLabels: string[];
+  evaluate: SourceSpec[];
+  typoCopies: number;
 }
 
 /** Thrown for a command line that cannot be used; main prints the message and the usage. */
@@ -90,6 +143,10 @@ export function parseCli(
         'labels-from-data': { type: 'boolean', default: false },
         holdout: { type: 'string' },
         seed: { type: 'string' },
+        'holdout-from': { type: 'string', multiple: true },
+        'reject-label': { type: 'string', multiple: true },
+        evaluate: { type: 'string', multiple: true },
+        'typo-copies': { type: 'string' },
         help: { type: 'boolean', default: false },
       },
     });
@@ -138,10 +195,35 @@ export function parseCli(
       throw new UsageError(
         `--seed must be an integer from 0 to 4294967295, got "${values.seed}"`,
       );
-    holdout = { fraction, seed };
+    const from = values['holdout-from'] as string[] | undefined;
+    holdout = from?.length
+      ? { fraction, seed, sources: from }
+      : { fraction, seed };
   } else if (values.seed !== undefined) {
     throw new UsageError('--seed only applies to --holdout');
+  } else if (values['holdout-from'] !== undefined) {
+    throw new UsageError('--holdout-from only applies to --holdout');
   }
+  const rejectLabels = (values['reject-label'] as string[] | undefined) ?? [];
+  for (const label of rejectLabels)
+    if (
+      label.trim() === '' ||
+      rejectLabels.indexOf(label) !== rejectLabels.lastIndexOf(label)
+    )
+      throw new UsageError(`--reject-label "${label}": empty or given twice`);
+  const typoCopies = Number(values['typo-copies'] ?? '0');
+  if (
+    !Number.isInteger(typoCopies) ||
+    typoCopies < 0 ||
+    typoCopies > 10 ||
+    /^\s*$/.test(values['typo-copies'] ?? '0')
+  )
+    throw new UsageError(
+      `--typo-copies must be an integer from 0 to 10, got "${values['typo-copies']}"`,
+    );
+  const evaluate = ((values.evaluate as string[] | undefined) ?? []).map(
+    parseSourceArgument,
+  );
 
   return {
     help: values.help as boolean,
@@ -151,5 +233,8 @@ export function parseCli(
     sources,
     labelsFromData: values['labels-from-data'] as boolean,
     holdout,
+    rejectLabels,
+    evaluate,
+    typoCopies,
   };
 }

@@ -1,12 +1,16 @@
 import { resolve } from 'node:path';
 import { formatSummary, trainAndWrite } from './artifacts';
-import { HELP, parseCli, UsageError } from './cli';
+import { expandShipped, HELP, parseCli, UsageError } from './cli';
 
 async function main(): Promise<void> {
-  const options = parseCli(process.argv.slice(2), {
+  const defaults = {
     dataDir: resolve(__dirname, '..', 'data'),
     outDir: resolve(__dirname, '..', '..', '..', 'models', 'intent-classifier'),
-  });
+  };
+  const options = parseCli(
+    expandShipped(process.argv.slice(2), defaults),
+    defaults,
+  );
   if (options.help) {
     process.stdout.write(HELP);
     return;
@@ -19,6 +23,9 @@ async function main(): Promise<void> {
     sources: options.sources,
     labelsFromData: options.labelsFromData,
     holdout: options.holdout,
+    rejectLabels: options.rejectLabels,
+    evaluate: options.evaluate,
+    typoCopies: options.typoCopies,
     log: (message) => process.stdout.write(`${message}\n`),
   });
   process.stdout.write(`\n${formatSummary(manifest, sources, dir)}\n\n`);

@@ -22,12 +22,31 @@ export function accuracy(
   return truth.length === 0 ? 0 : correct / truth.length;
 }
 
-/** Unweighted mean of per-class F1 over classes that occur in truth or predictions. */
+/**
+ * Unweighted mean of per-class F1 over classes that occur in truth or predictions, leaving out
+ * `exclude` (reject classes: their mistakes already lower the other classes' recall).
+ */
 export function macroF1(
   truth: ArrayLike<number>,
   predicted: ArrayLike<number>,
   classes: number,
+  exclude: ReadonlySet<number> = new Set(),
 ): number {
+  const f1 = perClassF1(truth, predicted, classes);
+  const present = f1.filter(
+    (x, k) => x !== null && !exclude.has(k),
+  ) as number[];
+  return present.length === 0
+    ? 0
+    : present.reduce((a, b) => a + b, 0) / present.length;
+}
+
+/** F1 of each class; null for a class that occurs in neither truth nor predictions. */
+export function perClassF1(
+  truth: ArrayLike<number>,
+  predicted: ArrayLike<number>,
+  classes: number,
+): Array<number | null> {
   const tp = new Float64Array(classes);
   const fp = new Float64Array(classes);
   const fn = new Float64Array(classes);
@@ -38,14 +57,80 @@ export function macroF1(
       fn[truth[i]]++;
     }
   }
-  let sum = 0;
-  let present = 0;
-  for (let k = 0; k < classes; k++) {
-    if (tp[k] + fp[k] + fn[k] === 0) continue;
-    present++;
-    sum += (2 * tp[k]) / (2 * tp[k] + fp[k] + fn[k]);
+  return Array.from(tp, (t, k) =>
+    t + fp[k] + fn[k] === 0 ? null : (2 * t) / (2 * t + fp[k] + fn[k]),
+  );
+}
+
+/** What the service makes of one probability row (see libs/intent's IntentClassifier). */
+export interface ServiceAnswers {
+  /** The most probable class that is not a reject class. */
+  best: Int32Array;
+  /** Its probability: compared with the threshold. */
+  confidence: Float64Array;
+  /** 1 where a reject class is the most probable of all. */
+  rejected: Uint8Array;
+}
+
+/**
+ * Per row of a [rows x classes] matrix: the best non-reject class, its probability, and whether a
+ * reject class beat every other class. The service answers `unknown` when rejected or when the
+ * confidence is below the threshold.
+ */
+export function serviceAnswers(
+  probabilities: ArrayLike<number>,
+  classes: number,
+  reject: ReadonlySet<number>,
+): ServiceAnswers {
+  const rows = probabilities.length / classes;
+  const best = new Int32Array(rows);
+  const confidence = new Float64Array(rows);
+  const rejected = new Uint8Array(rows);
+  for (let i = 0; i < rows; i++) {
+    let b = -1;
+    for (let k = 0; k < classes; k++)
+      if (
+        !reject.has(k) &&
+        (b < 0 ||
+          probabilities[i * classes + k] > probabilities[i * classes + b])
+      )
+        b = k;
+    best[i] = b;
+    confidence[i] = probabilities[i * classes + b];
+    rejected[i] = reject.has(argmaxRow(probabilities, classes, i)) ? 1 : 0;
   }
-  return present === 0 ? 0 : sum / present;
+  return { best, confidence, rejected };
+}
+
+/** True where the service answers `unknown`. */
+export function answeredUnknown(
+  answers: ServiceAnswers,
+  threshold: number,
+): boolean[] {
+  return Array.from(
+    answers.confidence,
+    (c, i) => answers.rejected[i] === 1 || c < threshold,
+  );
+}
+
+/**
+ * The highest threshold (floored to `decimals`) at which at most `maxUnknownRate` of the rows
+ * are answered `unknown`, counting the rows a reject class already claims.
+ */
+export function serviceThreshold(
+  answers: ServiceAnswers,
+  maxUnknownRate: number,
+  decimals = 4,
+): number {
+  const n = answers.confidence.length;
+  const open = answers.confidence.filter((_, i) => answers.rejected[i] === 0);
+  const allowed = Math.floor(maxUnknownRate * n + 1e-9) - (n - open.length);
+  if (open.length === 0 || allowed < 0) return 0;
+  const sorted = Float64Array.from(open).sort();
+  const scale = 10 ** decimals;
+  return (
+    Math.floor(sorted[Math.min(allowed, sorted.length - 1)] * scale) / scale
+  );
 }
 
 /**

@@ -367,6 +367,468 @@ describe('training sources', () => {
     });
   });
 
+  describe('loadSources: hold-out from named sources', () => {
+    /** `n` rows of each label, as CSV text. */
+    const rows = (prefix: string, labels: string[], n: number): string =>
+      `text,category\n${labels
+        .flatMap((l) =>
+          Array.from({ length: n }, (_, i) => `${prefix} ${l} ${i},${l}`),
+        )
+        .join('\n')}\n`;
+
+    const load = (holdoutSources?: string[]) =>
+      loadSources({
+        dataDir: join(dir, 'no-data-folder'),
+        sources: [
+          { path: write('real.csv', rows('real', ['a', 'b'], 10)) },
+          { path: write('written.csv', rows('written', ['a', 'b'], 4)) },
+        ],
+        labelsFromData: true,
+        holdout: { fraction: 0.2, seed: 5, sources: holdoutSources },
+        reservedLabel: 'unknown',
+      });
+
+    it("validates only on the named sources' examples; the other sources all train", () => {
+      const loaded = load(['real']);
+      expect(loaded.validation).toHaveLength(4);
+      expect(loaded.validation.every((e) => e.text.startsWith('real '))).toBe(
+        true,
+      );
+      expect(loaded.validation.map((e) => e.label).sort()).toEqual([
+        'a',
+        'a',
+        'b',
+        'b',
+      ]);
+      expect(loaded.train).toHaveLength(16 + 8);
+      expect(
+        loaded.train.filter((e) => e.text.startsWith('written ')),
+      ).toHaveLength(8);
+      // Nothing lost or doubled, and the merged order is kept.
+      expect(
+        [...loaded.train, ...loaded.validation].map((e) => e.text).sort(),
+      ).toEqual(
+        [...load().train, ...load().validation].map((e) => e.text).sort(),
+      );
+      const texts = loaded.train.map((e) => e.text);
+      expect(texts.slice(-8).every((t) => t.startsWith('written '))).toBe(true);
+      expect(loaded.validationFrom).toEqual({
+        from: 'holdout',
+        fraction: 0.2,
+        seed: 5,
+        stratified_by: 'label',
+        sources: ['real'],
+      });
+    });
+
+    it('picks the same validation examples as splitting the named source alone', () => {
+      const alone = holdoutSplit(
+        readSource({ path: write('real.csv', rows('real', ['a', 'b'], 10)) })
+          .examples,
+        0.2,
+        5,
+      );
+      expect(load(['real']).validation.map((e) => e.text)).toEqual(
+        alone.validation.map((e) => e.text),
+      );
+    });
+
+    it('splits every source without a list, and records no source list', () => {
+      const loaded = load();
+      // 14 of each label: round(2.8) = 3 held out each, from both sources.
+      expect(loaded.validation).toHaveLength(6);
+      expect(loaded.train).toHaveLength(22);
+      expect(loaded.validationFrom).not.toHaveProperty('sources');
+    });
+
+    it('may name every source, which is the same split as naming none', () => {
+      const all = load(['written', 'real']);
+      expect(all.validation).toEqual(load().validation);
+      expect(all.train).toEqual(load().train);
+      expect(all.validationFrom).toMatchObject({
+        sources: ['written', 'real'],
+      });
+    });
+
+    it('records a copy of the list', () => {
+      const names = ['real'];
+      const loaded = load(names);
+      names.push('written');
+      expect(loaded.validationFrom).toMatchObject({ sources: ['real'] });
+    });
+
+    it('names the known sources when a name matches none', () => {
+      expect(message(() => load(['real', 'Written']))).toBe(
+        '--holdout-from Written: no source has that name (sources: real, written)',
+      );
+    });
+
+    it('can name the data folder\'s train/ (source "train") when no source is given', () => {
+      const data = join(dir, 'data');
+      mkdirSync(join(data, 'train'), { recursive: true });
+      writeFileSync(join(data, 'labels.txt'), 'a\nb\n');
+      writeFileSync(
+        join(data, 'train', 't.tsv'),
+        Array.from(
+          { length: 10 },
+          (_, i) => `${i % 2 ? 'a' : 'b'}\tline ${i}`,
+        ).join('\n'),
+      );
+      const loaded = loadSources({
+        dataDir: data,
+        holdout: { fraction: 0.2, seed: 3, sources: ['train'] },
+        reservedLabel: 'unknown',
+      });
+      expect(loaded.validation).toHaveLength(2);
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: data,
+            holdout: { fraction: 0.2, seed: 3, sources: ['t'] },
+            reservedLabel: 'unknown',
+          }),
+        ),
+      ).toMatch(/--holdout-from t: no source has that name \(sources: train\)/);
+    });
+  });
+
+  describe('loadSources: reject labels', () => {
+    const dataDir = (
+      labels: string[],
+      validation = 'greet\thowdy\n',
+    ): string => {
+      const d = join(dir, 'data');
+      mkdirSync(join(d, 'validation'), { recursive: true });
+      writeFileSync(join(d, 'labels.txt'), `${labels.join('\n')}\n`);
+      writeFileSync(join(d, 'validation', 'v.tsv'), validation);
+      return d;
+    };
+    const csv = (rows: Array<[string, string]>): string =>
+      write(
+        'train.csv',
+        `text,category\n${rows.map(([label, text]) => `${text},${label}`).join('\n')}\n`,
+      );
+    const TRAIN: Array<[string, string]> = [
+      ['greet', 'hello'],
+      ['bye', 'goodbye'],
+      ['oos', 'what is the capital of France'],
+      ['oos', 'tell me a joke'],
+    ];
+
+    it('appends the reject labels after those of labels.txt and accepts their examples', () => {
+      const data = dataDir(
+        ['greet', 'bye'],
+        'greet\thowdy\noos\twhat time is it\n',
+      );
+      const loaded = loadSources({
+        dataDir: data,
+        sources: [{ path: csv(TRAIN) }],
+        reservedLabel: 'unknown',
+        rejectLabels: ['oos'],
+      });
+      expect(loaded.labels).toEqual(['greet', 'bye', 'oos']);
+      expect(loaded.labelsFrom).toBe('labels.txt');
+      expect(loaded.train.map((e) => e.label)).toEqual([
+        'greet',
+        'bye',
+        'oos',
+        'oos',
+      ]);
+      // validation/ may hold out-of-scope rows too.
+      expect(loaded.validation.map((e) => e.label)).toEqual(['greet', 'oos']);
+      // Without --reject-label the same examples have a label labels.txt lacks.
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: data,
+            sources: [{ path: csv(TRAIN) }],
+            reservedLabel: 'unknown',
+          }),
+        ),
+      ).toMatch(/unknown label "oos"/);
+    });
+
+    it('appends several reject labels in the order given', () => {
+      const loaded = loadSources({
+        dataDir: dataDir(['greet', 'bye']),
+        sources: [
+          {
+            path: csv([
+              ...TRAIN,
+              ['chitchat', 'how are you'],
+              ['chitchat', 'nice day'],
+            ]),
+          },
+        ],
+        reservedLabel: 'unknown',
+        rejectLabels: ['oos', 'chitchat'],
+      });
+      expect(loaded.labels).toEqual(['greet', 'bye', 'oos', 'chitchat']);
+    });
+
+    it('keeps them among the sorted labels with --labels-from-data', () => {
+      const loaded = loadSources({
+        dataDir: join(dir, 'none'),
+        sources: [
+          { path: csv([...TRAIN, ['greet', 'hi'], ['bye', 'bye bye']]) },
+        ],
+        labelsFromData: true,
+        holdout: { fraction: 0.5, seed: 1 },
+        reservedLabel: 'unknown',
+        rejectLabels: ['oos'],
+      });
+      expect(loaded.labels).toEqual(['bye', 'greet', 'oos']);
+      expect(loaded.labelsFrom).toBe('data');
+      // Held out like any label: 1 of 2 each.
+      expect(loaded.validation.map((e) => e.label).sort()).toEqual([
+        'bye',
+        'greet',
+        'oos',
+      ]);
+    });
+
+    it('refuses a reject label that labels.txt already has', () => {
+      const data = dataDir(['greet', 'bye', 'oos']);
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: data,
+            sources: [{ path: csv(TRAIN) }],
+            reservedLabel: 'unknown',
+            rejectLabels: ['oos'],
+          }),
+        ),
+      ).toBe(
+        `reject label "oos" is one of ${join(data, 'labels.txt')}'s intents`,
+      );
+    });
+
+    it('refuses the reserved answer as a reject label, with or without examples', () => {
+      for (const rows of [
+        TRAIN,
+        [...TRAIN, ['unknown', 'blah'] as [string, string]],
+      ])
+        expect(
+          message(() =>
+            loadSources({
+              dataDir: dataDir(['greet', 'bye', 'oos']),
+              sources: [{ path: csv(rows) }],
+              reservedLabel: 'unknown',
+              rejectLabels: ['unknown'],
+            }),
+          ),
+        ).toBe(
+          '"unknown" is what the service answers below the threshold; name the reject class otherwise',
+        );
+      // With --labels-from-data the reserved label cannot even be a class.
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: join(dir, 'none'),
+            sources: [{ path: csv([...TRAIN, ['unknown', 'blah']]) }],
+            labelsFromData: true,
+            holdout: { fraction: 0.5, seed: 1 },
+            reservedLabel: 'unknown',
+            rejectLabels: ['unknown'],
+          }),
+        ),
+      ).toMatch(/"unknown" is what the service answers/);
+    });
+
+    it('refuses a reject label without training examples', () => {
+      const expected = 'reject label "chitchat" has no training examples';
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: dataDir(['greet', 'bye']),
+            sources: [{ path: csv(TRAIN) }],
+            reservedLabel: 'unknown',
+            rejectLabels: ['oos', 'chitchat'],
+          }),
+        ),
+      ).toBe(expected);
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: join(dir, 'none'),
+            sources: [{ path: csv(TRAIN) }],
+            labelsFromData: true,
+            holdout: { fraction: 0.5, seed: 1 },
+            reservedLabel: 'unknown',
+            rejectLabels: ['chitchat'],
+          }),
+        ),
+      ).toBe(expected);
+    });
+
+    it('counts only the examples left after dropping validation and excluded texts', () => {
+      // Both out-of-scope training texts are validation or evaluation texts.
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: dataDir(
+              ['greet', 'bye'],
+              'oos\tWhat is the capital of  France\n',
+            ),
+            sources: [{ path: csv(TRAIN) }],
+            reservedLabel: 'unknown',
+            rejectLabels: ['oos'],
+            exclude: [
+              { label: 'oos', text: 'TELL me a joke', source: 'eval.tsv:1' },
+            ],
+          }),
+        ),
+      ).toBe('reject label "oos" has no training examples');
+    });
+
+    it('needs at least two labels besides the reject labels', () => {
+      const expected = 'at least 2 labels besides the reject labels are needed';
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: dataDir(['greet']),
+            sources: [{ path: csv(TRAIN.filter(([l]) => l !== 'bye')) }],
+            reservedLabel: 'unknown',
+            rejectLabels: ['oos'],
+          }),
+        ),
+      ).toBe(expected);
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: dataDir(['greet']),
+            sources: [
+              {
+                path: csv([
+                  ...TRAIN.filter(([l]) => l !== 'bye'),
+                  ['chitchat', 'how are you'],
+                ]),
+              },
+            ],
+            reservedLabel: 'unknown',
+            rejectLabels: ['oos', 'chitchat'],
+          }),
+        ),
+      ).toBe(expected);
+      expect(
+        message(() =>
+          loadSources({
+            dataDir: join(dir, 'none'),
+            sources: [{ path: csv(TRAIN.filter(([l]) => l !== 'bye')) }],
+            labelsFromData: true,
+            holdout: { fraction: 0.5, seed: 1 },
+            reservedLabel: 'unknown',
+            rejectLabels: ['oos'],
+          }),
+        ),
+      ).toBe(expected);
+      // Two intents and two reject classes are enough.
+      expect(
+        loadSources({
+          dataDir: dataDir(['greet', 'bye']),
+          sources: [{ path: csv([...TRAIN, ['chitchat', 'how are you']]) }],
+          reservedLabel: 'unknown',
+          rejectLabels: ['oos', 'chitchat'],
+        }).labels,
+      ).toEqual(['greet', 'bye', 'oos', 'chitchat']);
+    });
+  });
+
+  describe('loadSources: excluded (evaluation) texts', () => {
+    const exclude: Example[] = [
+      { label: 'a', text: '  Evaluate   ME ', source: 'eval.tsv:1' },
+      { label: 'b', text: 'also evaluated', source: 'eval.tsv:2' },
+      { label: 'b', text: 'never in any source', source: 'eval.tsv:3' },
+    ];
+    const trainCsv = (): string =>
+      write(
+        'train.csv',
+        [
+          'text,category',
+          'evaluate me,a',
+          'keep one,a',
+          'EVALUATE ME,a',
+          'keep two,b',
+          'also evaluated,a',
+          'keep three,b',
+          'keep four,a',
+          'keep five,b',
+        ].join('\n'),
+      );
+
+    it('never trains on them and counts them with the validation duplicates', () => {
+      const data = join(dir, 'data');
+      mkdirSync(join(data, 'validation'), { recursive: true });
+      writeFileSync(join(data, 'labels.txt'), 'a\nb\n');
+      writeFileSync(
+        join(data, 'validation', 'v.tsv'),
+        'a\tkeep one\nb\tnot trained\n',
+      );
+      const loaded = loadSources({
+        dataDir: data,
+        sources: [{ path: trainCsv() }],
+        reservedLabel: 'unknown',
+        exclude,
+      });
+      expect(loaded.train.map((e) => e.text)).toEqual([
+        'keep two',
+        'keep three',
+        'keep four',
+        'keep five',
+      ]);
+      // The excluded texts are not added to validation.
+      expect(loaded.validation.map((e) => e.text)).toEqual([
+        'keep one',
+        'not trained',
+      ]);
+      // 3 evaluation texts (a repeat counts each time) + 1 validation text.
+      expect(loaded.sources[0]).toMatchObject({
+        rows: 8,
+        kept: 4,
+        duplicates_dropped: {
+          within_source: 0,
+          across_sources: 0,
+          validation: 4,
+        },
+        label_conflicts: 0,
+      });
+    });
+
+    it('keeps them out of both parts of a hold-out split', () => {
+      const loaded = loadSources({
+        dataDir: join(dir, 'none'),
+        sources: [{ path: trainCsv() }],
+        labelsFromData: true,
+        holdout: { fraction: 0.25, seed: 2 },
+        reservedLabel: 'unknown',
+        exclude,
+      });
+      const all = [...loaded.train, ...loaded.validation].map((e) => e.text);
+      expect(all.sort()).toEqual([
+        'keep five',
+        'keep four',
+        'keep one',
+        'keep three',
+        'keep two',
+      ]);
+      expect(loaded.sources[0].duplicates_dropped.validation).toBe(3);
+      expect(loaded.sources[0].kept).toBe(5);
+    });
+
+    it('changes nothing when empty', () => {
+      const options = {
+        dataDir: join(dir, 'none'),
+        sources: [{ path: trainCsv() }],
+        labelsFromData: true,
+        holdout: { fraction: 0.25, seed: 2 },
+        reservedLabel: 'unknown',
+      };
+      expect(loadSources({ ...options, exclude: [] })).toEqual(
+        loadSources(options),
+      );
+    });
+  });
+
   describe('hold-out split', () => {
     const examples: Example[] = [];
     const sizes: Record<string, number> = {

@@ -298,10 +298,20 @@ export interface SourceOptions {
   sources?: SourceSpec[];
   /** Take the labels from the training examples (code-unit order) instead of labels.txt. */
   labelsFromData?: boolean;
-  /** Split validation off the merged training examples instead of reading validation/. */
-  holdout?: { fraction: number; seed: number };
+  /**
+   * Split validation off the merged training examples instead of reading validation/; with
+   * `sources`, only the examples of the sources so named are split (the others all train).
+   */
+  holdout?: { fraction: number; seed: number; sources?: readonly string[] };
   /** Label that may not be a class (the service's below-threshold answer). */
   reservedLabel: string;
+  /**
+   * Extra classes the service answers as `unknown` (out-of-scope examples): with labels.txt they
+   * are appended after its labels; every one must have training examples.
+   */
+  rejectLabels?: readonly string[];
+  /** Texts never to train on (evaluation sets): dropped like validation duplicates. */
+  exclude?: readonly Example[];
 }
 
 export interface SourcedDataset {
@@ -317,6 +327,8 @@ export interface SourcedDataset {
         fraction: number;
         seed: number;
         stratified_by: 'label';
+        /** Present when only these sources were split. */
+        sources?: string[];
       };
 }
 
@@ -342,16 +354,41 @@ export function loadSources(options: SourceOptions): SourcedDataset {
     : readSplit(options.dataDir, 'validation');
   const { examples, reports } = mergeSources(
     loaded,
-    new Set((fileValidation ?? []).map((e) => normaliseForComparison(e.text))),
+    new Set(
+      [...(fileValidation ?? []), ...(options.exclude ?? [])].map((e) =>
+        normaliseForComparison(e.text),
+      ),
+    ),
   );
   let labels: string[];
   const labelsFile = join(options.dataDir, 'labels.txt');
+  const reject = options.rejectLabels ?? [];
   if (options.labelsFromData) {
     labels = labelsFromData(examples, options.reservedLabel);
   } else {
     labels = readLabels(options.dataDir);
+    const clash = reject.find((l) => labels.includes(l));
+    if (clash)
+      throw new DataFormatError(
+        `reject label "${clash}" is one of ${labelsFile}'s intents`,
+      );
+    labels = [...labels, ...reject];
     checkLabels(examples, loaded, labels, labelsFile);
   }
+  for (const label of reject) {
+    if (label === options.reservedLabel)
+      throw new DataFormatError(
+        `"${label}" is what the service answers below the threshold; name the reject class otherwise`,
+      );
+    if (!examples.some((e) => e.label === label))
+      throw new DataFormatError(
+        `reject label "${label}" has no training examples`,
+      );
+  }
+  if (reject.length >= labels.length - 1)
+    throw new DataFormatError(
+      'at least 2 labels besides the reject labels are needed',
+    );
   const strip = (e: Example): Example => ({
     label: e.label,
     text: e.text,
@@ -359,10 +396,24 @@ export function loadSources(options: SourceOptions): SourcedDataset {
   });
   if (options.holdout) {
     const { fraction, seed } = options.holdout;
-    const split = holdoutSplit(examples, fraction, seed);
+    const only = options.holdout.sources;
+    for (const name of only ?? [])
+      if (!loaded.some((s) => s.name === name))
+        throw new DataFormatError(
+          `--holdout-from ${name}: no source has that name (sources: ${loaded.map((s) => s.name).join(', ')})`,
+        );
+    const splitFrom = only
+      ? new Set(loaded.flatMap((s, i) => (only.includes(s.name) ? [i] : [])))
+      : undefined;
+    const split = holdoutSplit(
+      splitFrom ? examples.filter((e) => splitFrom.has(e.from)) : examples,
+      fraction,
+      seed,
+    );
+    const held = new Set(split.validation);
     return {
       labels,
-      train: split.train.map(strip),
+      train: examples.filter((e) => !held.has(e)).map(strip),
       validation: split.validation.map(strip),
       sources: reports,
       labelsFrom: options.labelsFromData ? 'data' : 'labels.txt',
@@ -371,6 +422,7 @@ export function loadSources(options: SourceOptions): SourcedDataset {
         fraction,
         seed,
         stratified_by: 'label',
+        ...(only ? { sources: [...only] } : {}),
       },
     };
   }

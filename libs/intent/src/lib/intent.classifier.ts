@@ -45,6 +45,8 @@ export class IntentClassifier {
   readonly model: ServedModel<string, Float32Array>;
   readonly labels: readonly string[];
   readonly threshold: number;
+  /** Indices of the manifest's `reject_labels`: classes of out-of-scope text, answered `unknown`. */
+  readonly rejectClasses: ReadonlySet<number>;
   private readonly listeners = new Set<(e: PredictionEvent) => void>();
 
   constructor(files: ModelFiles, runner: OnnxRunner, batching: BatchingOptions) {
@@ -52,6 +54,7 @@ export class IntentClassifier {
     if (!Array.isArray(labels) || labels.length === 0) throw new Error(`${files.dir}/manifest.json has no labels`);
     this.labels = labels;
     this.threshold = typeof files.manifest.threshold === 'number' ? files.manifest.threshold : 0;
+    this.rejectClasses = rejectClassesOf(files.manifest['reject_labels'], labels, files.dir);
     const input = files.manifest.inputs[0]?.name ?? runner.inputNames[0];
     const output = files.manifest.outputs[0]?.name ?? runner.outputNames[0];
     this.model = new ServedModel(files, runner, intentAdapter(labels.length, input, output), batching);
@@ -80,7 +83,8 @@ export class IntentClassifier {
       const seconds = (performance.now() - started) / 1000;
       for (const row of rows) {
         const best = argmax(row);
-        this.emit({ model: this.name, status: 'success', latencySeconds: seconds, confidence: row[best], intent: this.labels[best] });
+        const intent = this.rejectClasses.has(best) ? UNKNOWN_INTENT : this.labels[best];
+        this.emit({ model: this.name, status: 'success', latencySeconds: seconds, confidence: row[best], intent });
       }
       return rows;
     } catch (e) {
@@ -96,11 +100,16 @@ export class IntentClassifier {
     return rows.map((row) => this.toPrediction(row));
   }
 
+  /**
+   * The top intents (reject classes never appear among them); `unknown` when a reject class is
+   * the most probable of all, or the best intent's probability is below the threshold.
+   */
   toPrediction(row: Float32Array): IntentPrediction {
-    const top = topK(row, TOP_K).map<IntentCandidate>((i) => ({ intent: this.labels[i], confidence: round(row[i]) }));
+    const top = topK(row, TOP_K, this.rejectClasses).map<IntentCandidate>((i) => ({ intent: this.labels[i], confidence: round(row[i]) }));
     const best = top[0];
+    const rejected = this.rejectClasses.size > 0 && this.rejectClasses.has(argmax(row));
     return {
-      intent: best.confidence >= this.threshold ? best.intent : UNKNOWN_INTENT,
+      intent: !rejected && best.confidence >= this.threshold ? best.intent : UNKNOWN_INTENT,
       confidence: best.confidence,
       top,
       model: { name: this.name, version: this.version },
@@ -118,16 +127,30 @@ export class IntentClassifier {
   }
 }
 
+const NONE: ReadonlySet<number> = new Set();
+
+/** Checks the manifest's `reject_labels` (optional) against its labels; a bad list fails the boot. */
+export function rejectClassesOf(value: unknown, labels: readonly string[], dir: string): ReadonlySet<number> {
+  if (value === undefined) return NONE;
+  if (!Array.isArray(value) || value.some((l) => typeof l !== 'string' || !labels.includes(l))) {
+    throw new Error(`${dir}/manifest.json: reject_labels must be a list of its labels`);
+  }
+  const classes = new Set(value.map((l: string) => labels.indexOf(l)));
+  if (classes.size >= labels.length) throw new Error(`${dir}/manifest.json: every label is a reject label`);
+  return classes;
+}
+
 export function argmax(row: ArrayLike<number>): number {
   let best = 0;
   for (let i = 1; i < row.length; i++) if (row[i] > row[best]) best = i;
   return best;
 }
 
-/** Indices of the k largest values, largest first (ties: lower index first). */
-export function topK(row: ArrayLike<number>, k: number): number[] {
+/** Indices of the k largest values, largest first (ties: lower index first), skipping `exclude`. */
+export function topK(row: ArrayLike<number>, k: number, exclude: ReadonlySet<number> = NONE): number[] {
   const picked: number[] = [];
   for (let i = 0; i < row.length; i++) {
+    if (exclude.has(i)) continue;
     const v = row[i];
     if (picked.length === k && v <= row[picked[k - 1]]) continue;
     let j = picked.length < k ? picked.length : k - 1;

@@ -4,7 +4,7 @@ import { loadInferenceConfig } from '@ml/inference';
 import { CoreModule, startService, type RunningService } from '@ml/server';
 import { join } from 'node:path';
 import { request } from 'undici';
-import { argmax, topK } from './intent.classifier';
+import { argmax, rejectClassesOf, topK } from './intent.classifier';
 import { INTENT_INFERENCE_DEFAULTS, INTENT_MODEL_NAME } from './intent.constants';
 import { IntentModule } from './intent.module';
 import { IntentService } from './intent.service';
@@ -19,6 +19,26 @@ describe('topK and argmax', () => {
     expect(topK(row, 10)).toEqual([1, 3, 0, 2, 4]);
     expect(topK([3, 2, 1], 1)).toEqual([0]);
     expect(topK([1, 2, 3, 4, 5, 6], 2)).toEqual([5, 4]);
+  });
+
+  it('topK skips excluded (reject) classes', () => {
+    const row = [0.1, 0.6, 0.05, 0.2, 0.05];
+    expect(topK(row, 2, new Set([1]))).toEqual([3, 0]);
+    expect(topK(row, 10, new Set([1, 3]))).toEqual([0, 2, 4]);
+  });
+});
+
+describe('rejectClassesOf (manifest reject_labels)', () => {
+  const labels = ['a', 'b', 'out_of_scope'];
+  it('maps reject labels to their class indices; absent means none', () => {
+    expect([...rejectClassesOf(['out_of_scope'], labels, 'd')]).toEqual([2]);
+    expect(rejectClassesOf(undefined, labels, 'd').size).toBe(0);
+  });
+  it('fails the boot on a malformed list', () => {
+    expect(() => rejectClassesOf('out_of_scope', labels, 'd')).toThrow(/reject_labels must be a list/);
+    expect(() => rejectClassesOf(['nope'], labels, 'd')).toThrow(/reject_labels must be a list/);
+    expect(() => rejectClassesOf([1], labels, 'd')).toThrow(/reject_labels must be a list/);
+    expect(() => rejectClassesOf(['a', 'b', 'out_of_scope'], labels, 'd')).toThrow(/every label/);
   });
 });
 
@@ -64,6 +84,20 @@ describe('IntentModule with the shipped model on a real app', () => {
     expect((await post('/predict/intent', { query: 'qwrtp zxcvb' })).body.intent).toBe('unknown');
   });
 
+  it('answers out-of-scope questions unknown and never offers a reject class as a candidate', async () => {
+    const service = svc.app.get(IntentService);
+    const reject = (service.files.manifest['reject_labels'] as string[] | undefined) ?? [];
+    const res = await post('/predict/intent/batch', {
+      queries: ['what will the weather be like in Lisbon on Saturday', 'can you recommend a good pasta recipe', 'hola, ¿cómo estás?'],
+    });
+    expect(res.status).toBe(200);
+    for (const p of res.body.predictions as Array<{ intent: string; top: Array<{ intent: string }> }>) {
+      expect(p.intent).toBe('unknown');
+      expect(p.top).toHaveLength(5);
+      for (const c of p.top) expect(reject).not.toContain(c.intent);
+    }
+  });
+
   it('rejects invalid input with 422 and counts it', async () => {
     expect((await post('/predict/intent', { query: '' })).status).toBe(422);
     expect((await post('/predict/intent/batch', { queries: [] })).status).toBe(422);
@@ -81,7 +115,9 @@ describe('IntentModule with the shipped model on a real app', () => {
   it('serves the protocol with FP32 scores and the classification extension', async () => {
     const req = { inputs: [{ name: 'text', shape: [1], datatype: 'BYTES', data: ['how do I change my pin'] }] };
     const fp = await post('/v2/models/intent-classifier/infer', req);
-    expect(fp.body.outputs[0]).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [1, 77] });
+    const labels = svc.app.get(IntentService).files.manifest.labels ?? [];
+    expect(labels.length).toBeGreaterThanOrEqual(77);
+    expect(fp.body.outputs[0]).toMatchObject({ name: 'probabilities', datatype: 'FP32', shape: [1, labels.length] });
     const cls = await post('/v2/models/intent-classifier/infer', { ...req, outputs: [{ name: 'probabilities', parameters: { classification: 3 } }] });
     expect(cls.body.outputs[0].data).toHaveLength(3);
     expect(cls.body.outputs[0].data[0]).toMatch(/:change_pin$/);
