@@ -486,9 +486,13 @@ describe('training with a reject class, hold-out from one source, evaluation set
     expect(stdout).toContain("augmentation: 1 typo'd copies of the");
   });
 
-  it('reports validation figures under the service rule, per label F1 for every label', () => {
+  it('reports validation figures under the service rule, per label F1 for every in-scope label', () => {
     const v = manifest.evaluation.validation;
-    expect(Object.keys(v.per_label_f1 ?? {})).toEqual(manifest.labels);
+    // A reject class is never a validation label here: its F1 would only say "never true".
+    expect(Object.keys(v.per_label_f1 ?? {})).toEqual(
+      manifest.labels.filter((l) => !manifest.reject_labels?.includes(l)),
+    );
+    expect(manifest.reject_labels).toEqual(['out_of_scope']);
     // Every validation row is in scope here, so both rates are the same.
     expect(v.in_scope_unknown_rate).toBe(v.unknown_rate);
     expect(v.accuracy_with_threshold + v.unknown_rate).toBeLessThanOrEqual(1);
