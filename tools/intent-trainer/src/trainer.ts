@@ -46,7 +46,7 @@ export const FEATURES: FeaturizerConfig = {
   charNgrams: { min: 2, max: 4 },
   minDocumentFrequency: { word: 2, char: 2 },
   // 20,000 in all: the dense [rows x features] tensor between the TfIdfVectorizers and MatMul
-  // sets inference cost and memory; 80,000 ran 4x slower and took the app to 269 MB (README).
+  // sets inference cost and memory; 80,000 ran about 3x slower and took the app to 269 MB (README).
   maxWordFeatures: 5000,
   maxFeatures: 20000,
   weighting: 'idf',
