@@ -1,45 +1,18 @@
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { runTrainer } from './testing/trainer-process';
 
-const ROOT = join(__dirname, '..', '..', '..');
-
-/** The environment minus ts-node settings (Nx sets some for Jest) that would override ours. */
-function withoutTsNodeSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(env).filter(([key]) => !key.startsWith('TS_NODE_')),
-  );
-}
-
-/**
- * Runs the retrain command itself (src/main.ts under ts-node) in a child process: besides testing
- * the command, that keeps training out of Jest's sandbox, where typed arrays belong to another
- * realm and the optimiser's loops run several times slower.
- */
+/** The default retrain command (the repo's data) into `outDir`. */
 async function retrain(outDir: string): Promise<string> {
-  const { stdout } = await promisify(execFile)(
-    process.execPath,
-    [
-      '-r',
-      require.resolve('ts-node/register/transpile-only'),
-      join(__dirname, 'main.ts'),
-      '--data',
-      join(__dirname, '..', 'data'),
-      '--out',
-      outDir,
-      '--version',
-      '1.0.0',
-    ],
-    {
-      cwd: ROOT,
-      env: {
-        ...withoutTsNodeSettings(process.env),
-        TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json'),
-      },
-    },
-  );
+  const { stdout } = await runTrainer([
+    '--data',
+    join(__dirname, '..', 'data'),
+    '--out',
+    outDir,
+    '--version',
+    '1.0.0',
+  ]);
   return stdout;
 }
 

@@ -1,5 +1,5 @@
 import type { ConfusionCount } from './metrics';
-import type { SourceReport } from './sources';
+import type { SourceReport, SourcedDataset } from './sources';
 
 /** manifest.json beside model.onnx: what the serving side needs, and how the model was made. */
 export interface Manifest {
@@ -31,15 +31,7 @@ export interface Manifest {
     /** Where the labels came from (only when trained from sources). */
     labels_from?: 'labels.txt' | 'data';
     /** Where validation came from (only when trained from sources). */
-    validation?:
-      | { from: 'validation/' }
-      | {
-          from: 'holdout';
-          fraction: number;
-          seed: number;
-          stratified_by: 'label';
-          sources?: string[];
-        };
+    validation?: SourcedDataset['validationFrom'];
     regularisation: {
       penalty: 'l2';
       c: number;

@@ -1,13 +1,12 @@
-import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { parseCli } from './cli';
 import type { Manifest } from './manifest';
 import { answeredUnknown, serviceAnswers } from './metrics';
 import { shippedArguments, SHIPPED_VERSION } from './recipe';
+import { runTrainer } from './testing/trainer-process';
 import { loadSources, readSource, sha256 } from './sources';
 import { typoCopy } from './typos';
 
@@ -36,12 +35,6 @@ if (!haveData) {
   );
 }
 const withData = haveData ? describe : describe.skip;
-
-function withoutTsNodeSettings(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  return Object.fromEntries(
-    Object.entries(env).filter(([key]) => !key.startsWith('TS_NODE_')),
-  );
-}
 
 /** The shipped options as the trainer parses them (the same function main.ts uses). */
 function shippedOptions() {
@@ -153,27 +146,13 @@ withData('the shipped intent model is reproducible', () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   it(`retrains ${SHIPPED_VERSION} from its recorded sources byte for byte`, async () => {
-    await promisify(execFile)(
-      process.execPath,
-      [
-        '-r',
-        require.resolve('ts-node/register/transpile-only'),
-        join(__dirname, 'main.ts'),
-        '--shipped',
-        '--banking77',
-        BANKING77_DIR,
-        '--out',
-        outDir,
-      ],
-      {
-        cwd: ROOT,
-        env: {
-          ...withoutTsNodeSettings(process.env),
-          TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json'),
-        },
-        maxBuffer: 64 * 1024 * 1024,
-      },
-    );
+    await runTrainer([
+      '--shipped',
+      '--banking77',
+      BANKING77_DIR,
+      '--out',
+      outDir,
+    ]);
     const dir = join(outDir, SHIPPED_VERSION);
     expect(readFileSync(join(dir, 'manifest.json'), 'utf8')).toBe(
       readFileSync(join(SHIPPED, 'manifest.json'), 'utf8'),

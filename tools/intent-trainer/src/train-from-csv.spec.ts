@@ -1,4 +1,3 @@
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
   mkdirSync,
@@ -9,38 +8,18 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { onnx } from 'onnx-proto';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import type { Manifest } from './manifest';
+import { runTrainer } from './testing/trainer-process';
 import { C_CANDIDATES } from './trainer';
 
-const ROOT = join(__dirname, '..', '..', '..');
-
-/** Runs src/main.ts under ts-node in a child process, as determinism.spec.ts does. */
+/** The trainer's command in a child process, its exit code and output. */
 async function trainer(
   args: string[],
 ): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = Object.fromEntries(
-    Object.entries(process.env).filter(([key]) => !key.startsWith('TS_NODE_')),
-  );
   try {
-    const { stdout, stderr } = await promisify(execFile)(
-      process.execPath,
-      [
-        '-r',
-        require.resolve('ts-node/register/transpile-only'),
-        join(__dirname, 'main.ts'),
-        ...args,
-      ],
-      {
-        cwd: ROOT,
-        env: {
-          ...env,
-          TS_NODE_PROJECT: join(__dirname, '..', 'tsconfig.json'),
-        },
-      },
-    );
+    const { stdout, stderr } = await runTrainer(args);
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };

@@ -210,8 +210,9 @@ export async function trainIntentClassifier(
   // Out-of-scope examples are not copied: typo'd copies taught the reject class that misspelt
   // text is out of scope, and it took typo'd banking queries.
   const copies = options.typoCopies ?? 0;
-  const rejectSet = new Set(options.rejectLabels ?? []);
-  const toCopy = data.train.filter((e) => !rejectSet.has(e.label));
+  const toCopy = data.train.filter(
+    (e) => !rejectClasses.has(labelIndex.get(e.label) as number),
+  );
   const training = [
     ...data.train,
     ...Array.from({ length: copies }, (_, c) =>
@@ -289,9 +290,6 @@ export async function trainIntentClassifier(
   // Evaluate the parameters exactly as stored (float32).
   const final = toFloat32(best.model);
   const { probabilities, predicted } = predict(final);
-  const reject = rejectClasses;
-  const inScope = (truth: ArrayLike<number>): number[] =>
-    Array.from(truth).flatMap((t, i) => (reject.has(t) ? [] : [i]));
   const rows = (matrix: Float64Array, picked: readonly number[]) => {
     const out = new Float64Array(picked.length * labels.length);
     picked.forEach((r, j) =>
@@ -318,44 +316,33 @@ export async function trainIntentClassifier(
   // MAX_UNKNOWN_RATE_WITH_TYPOS of clean and typo'd rows together unknown. Calibrated on clean
   // text alone, it sat where typo'd queries (less confident) fell below it in numbers: 2.3 points
   // of accuracy on typo'd queries for 0.3 points of out-of-scope rejection (README).
-  const inScopeRows = inScope(yValidation);
-  const cleanAnswers = serviceAnswers(
-    rows(probabilities, inScopeRows),
-    labels.length,
-    reject,
+  const inScopeRows = Array.from(yValidation).flatMap((t, i) =>
+    rejectClasses.has(t) ? [] : [i],
   );
-  const typoAnswers = serviceAnswers(
-    rows(typoProbabilities, inScopeRows),
-    labels.length,
-    reject,
-  );
+  const cleanInScope = rows(probabilities, inScopeRows);
+  const bothInScope = new Float64Array(2 * cleanInScope.length);
+  bothInScope.set(cleanInScope);
+  bothInScope.set(rows(typoProbabilities, inScopeRows), cleanInScope.length);
   const threshold = Math.min(
-    serviceThreshold(cleanAnswers, MAX_UNKNOWN_RATE),
     serviceThreshold(
-      {
-        best: Int32Array.from([...cleanAnswers.best, ...typoAnswers.best]),
-        confidence: Float64Array.from([
-          ...cleanAnswers.confidence,
-          ...typoAnswers.confidence,
-        ]),
-        rejected: Uint8Array.from([
-          ...cleanAnswers.rejected,
-          ...typoAnswers.rejected,
-        ]),
-      },
+      serviceAnswers(cleanInScope, labels.length, rejectClasses),
+      MAX_UNKNOWN_RATE,
+    ),
+    serviceThreshold(
+      serviceAnswers(bothInScope, labels.length, rejectClasses),
       MAX_UNKNOWN_RATE_WITH_TYPOS,
     ),
   );
   /** Service-rule scores: a row is right when answered with its label, or `unknown` for a reject label. */
   const serviceScores = (p: Float64Array, truth: ArrayLike<number>) => {
-    const answers = serviceAnswers(p, labels.length, reject);
+    const answers = serviceAnswers(p, labels.length, rejectClasses);
     const unknown = answeredUnknown(answers, threshold);
     let correct = 0;
     let unknownCount = 0;
     for (let i = 0; i < truth.length; i++) {
       if (unknown[i]) unknownCount++;
       if (
-        reject.has(truth[i])
+        rejectClasses.has(truth[i])
           ? unknown[i]
           : !unknown[i] && answers.best[i] === truth[i]
       )
@@ -366,7 +353,7 @@ export async function trainIntentClassifier(
   };
   const validationScores = serviceScores(probabilities, yValidation);
   const inScopeUnknown = serviceScores(
-    rows(probabilities, inScopeRows),
+    cleanInScope,
     inScopeRows.map((i) => yValidation[i]),
   ).unknown;
 
@@ -390,7 +377,7 @@ export async function trainIntentClassifier(
       sha256: source.sha256,
       examples: source.examples.length,
       out_of_scope: source.examples.every((e) =>
-        reject.has(labelIndex.get(e.label) as number),
+        rejectClasses.has(labelIndex.get(e.label) as number),
       ),
       accuracy: round(top1),
       accuracy_with_threshold: round(scores.correct),
@@ -435,7 +422,7 @@ export async function trainIntentClassifier(
       { name: OUTPUT_NAME, datatype: 'FP32', shape: [-1, labels.length] },
     ],
     labels: [...labels],
-    ...(reject.size > 0
+    ...(rejectClasses.size > 0
       ? { reject_labels: [...(options.rejectLabels ?? [])] }
       : {}),
     ...(data.sourced ? { sources: data.sourced.sources } : {}),
@@ -507,7 +494,7 @@ export async function trainIntentClassifier(
               per_label_f1: Object.fromEntries(
                 perClassF1(yValidation, predicted, labels.length).flatMap(
                   (f, k) =>
-                    reject.has(k)
+                    rejectClasses.has(k)
                       ? []
                       : [[labels[k], f === null ? null : round(f)]],
                 ),
