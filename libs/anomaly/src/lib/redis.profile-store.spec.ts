@@ -161,14 +161,16 @@ describe('RedisProfileStore on the shared Redis', () => {
     const sa = make(a, { casRetries: 1, backoff: async () => undefined });
     const base = (await sa.load(['hot'])).get('hot') as StoredProfile;
     let calls = 0;
-    // Another replica writes between every read and write of ours.
+    // Another writer bumps the revision between every read and write of ours. It is sent on the
+    // store's own connection so that Redis sees it before our compare-and-set: on a second
+    // connection the two race, and the store sometimes (rightly) wins.
     const r = await sa.commit([
       {
         userId: 'hot',
         base,
         apply: (p) => {
           calls++;
-          void b.hincrby(prefix + 'hot', 'rev', 1);
+          void a.hincrby(prefix + 'hot', 'rev', 1);
           return foldTransaction(p, tx({ transaction_id: `hot-${calls}`, user_id: 'hot' }));
         },
       },
