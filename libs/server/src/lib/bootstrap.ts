@@ -107,6 +107,13 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
     if (!request.url.startsWith('/docs')) reply.header('content-security-policy', STRICT_CSP);
     done();
   });
+  // While draining, every answer closes its connection: a keep-alive socket whose request was in
+  // flight at SIGTERM would otherwise stay open, idle, until the drain timed out (exit 1), and a
+  // pooled client (the gateway) would keep sending to this pod instead of reconnecting elsewhere.
+  fastify.addHook('onSend', (_request, reply, payload, done) => {
+    if (lifecycle.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
   fastify.addHook('onResponse', (_request, _reply, done) => {
     lifecycle.requestFinished();
     done();

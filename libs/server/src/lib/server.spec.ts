@@ -127,3 +127,29 @@ describe('a service built by startService, on a real port', () => {
     socket.destroy();
   });
 });
+
+describe('shutdown with no readiness delay', () => {
+  it('closes the connection of a request in flight once answered, so the drain ends with it', async () => {
+    const config = loadServiceConfig(0, { PORT: '0', SHUTDOWN_DELAY_MS: '0', SHUTDOWN_DRAIN_MS: '5000' });
+    const svc = await startService({ name: 'test-svc', module: testModule({ open: true }), config });
+    const socket = connect(svc.port, '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    const body = '{"slow": "client"}';
+    // HTTP/1.1, keep-alive by default: without Connection: close the idle socket would hold the drain.
+    socket.write(`POST /things HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${body.length}\r\n\r\n{"slow"`);
+    let response = '';
+    socket.on('data', (d) => (response += d.toString()));
+    const closed = new Promise<void>((r) => socket.once('close', () => r()));
+    await new Promise((r) => setTimeout(r, 50));
+
+    const started = Date.now();
+    const stopping = svc.shutdown('test');
+    await new Promise((r) => setTimeout(r, 50));
+    socket.write(body.slice('{"slow"'.length));
+    expect(await stopping).toBe(true);
+    expect(Date.now() - started).toBeLessThan(2000);
+    await closed;
+    expect(response).toMatch(/^HTTP\/1\.1 201/);
+    expect(response.toLowerCase()).toContain('connection: close');
+  });
+});
