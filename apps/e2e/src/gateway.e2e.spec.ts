@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { FaultProxy } from './support/fault-proxy';
 import { http } from './support/http';
-import { startApp, type RunningApp } from './support/processes';
+import { startApp, waitForLine, type RunningApp } from './support/processes';
 
 const sha = (s: string) => createHash('sha256').update(s).digest('hex');
 const FULL = 'full-access-secret';
@@ -86,8 +86,7 @@ describe('gateway in front of a real intent classifier', () => {
       const second = await http(`${gateway.url}/predict/intent`, { body: { query: query.toUpperCase() }, headers: key });
       expect(second.json).toEqual({ ...first.json, cached: true });
       // The request id travelled to the model app.
-      await new Promise((r) => setTimeout(r, 100));
-      expect(intent.lines.some((l) => l.includes('gw-e2e-1'))).toBe(true);
+      expect(await waitForLine(intent, (l) => l.includes('gw-e2e-1'))).toBeDefined();
     });
 
     it('answers a batch with per-item cache flags, in order', async () => {

@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
 import { http } from './support/http';
-import { ROOT, startApp, type RunningApp } from './support/processes';
+import { ROOT, startApp, waitForLine, type RunningApp } from './support/processes';
 
 /** The served (highest) version's manifest: the output width is its label count, reject classes included. */
 function servedManifest(): { version: string; labels: string[] } {
@@ -31,7 +31,7 @@ describe('intent-classifier: a real model served over HTTP', () => {
     const ready = await http(`${app.url}/health/ready`);
     expect(ready.status).toBe(200);
     expect(ready.json.details.model).toEqual({ status: 'up' });
-    expect(app.lines.some((l) => l.includes('loaded and warmed'))).toBe(true);
+    expect(await waitForLine(app, (l) => l.includes('loaded and warmed'))).toBeDefined();
   });
 
   it.each([

@@ -1,5 +1,5 @@
 import { http } from './support/http';
-import { runToExit, startApp, type AppName, type RunningApp } from './support/processes';
+import { runToExit, startApp, waitForLine, type AppName, type RunningApp } from './support/processes';
 
 const APPS: AppName[] = ['gateway', 'intent-classifier', 'anomaly-detector'];
 
@@ -89,8 +89,7 @@ describe.each(APPS)('%s: the platform basics every app shares', (name) => {
 
   it('logs JSON lines with the request id and never a secret', async () => {
     await http(`${app.url}/no/such/thing`, { headers: { 'x-request-id': 'log-check-1', 'x-api-key': 'super-secret-value' } });
-    await new Promise((r) => setTimeout(r, 100));
-    const line = app.lines.find((l) => l.includes('log-check-1'));
+    const line = await waitForLine(app, (l) => l.includes('log-check-1'));
     expect(line).toBeDefined();
     const entry = JSON.parse(line as string);
     expect(entry.request_id).toBe('log-check-1');

@@ -80,6 +80,19 @@ export function startApp(name: AppName, env: Record<string, string> = {}, timeou
   });
 }
 
+/**
+ * Resolves with the first line `match` accepts, waiting for it if need be: apps buffer their log
+ * (written every 50 ms or 4 KB), so a line shows up a little after what it records.
+ */
+export async function waitForLine(app: RunningApp, match: (line: string) => boolean, timeoutMs = 2000): Promise<string | undefined> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const line = app.lines.find(match);
+    if (line !== undefined || Date.now() > until) return line;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 /** Runs a built app expecting it to fail at boot; resolves with its exit code and output. */
 export function runToExit(name: AppName, env: Record<string, string>): Promise<{ code: number | null; output: string }> {
   const proc = spawn(process.execPath, [entryOf(name)], {

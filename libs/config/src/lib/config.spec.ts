@@ -1,6 +1,6 @@
 import { ConfigError, isConfigError } from './config.errors';
 import { loadEnv, loadOrExit } from './config.loader';
-import { bool, bytes, httpUrl, int, number, oneOf, optionalString, parseBytes, port, string } from './config.vars';
+import { bool, bytes, fraction, httpUrl, int, number, oneOf, optionalString, parseBytes, port, string } from './config.vars';
 import { loadServiceConfig } from './service.config';
 import { parseTrustProxy } from './trust-proxy';
 
@@ -27,6 +27,7 @@ describe('loadServiceConfig', () => {
       shutdownDelayMs: 0,
       logLevel: 'info',
       logRequestContext: false,
+      accessLogSample: 1,
       trustProxy: false,
       jsonMaxDepth: 32,
       http: { requestTimeoutMs: 30_000, headersTimeoutMs: 10_000, keepAliveTimeoutMs: 65_000 },
@@ -45,6 +46,7 @@ describe('loadServiceConfig', () => {
       SHUTDOWN_DELAY_MS: '100',
       LOG_LEVEL: 'WARN',
       LOG_REQUEST_CONTEXT: 'true',
+      ACCESS_LOG_SAMPLE: '0.05',
       TRUST_PROXY: '10.0.0.0/8, 192.168.1.1',
       JSON_MAX_DEPTH: '8',
       HTTP_REQUEST_TIMEOUT_MS: '5000',
@@ -62,6 +64,7 @@ describe('loadServiceConfig', () => {
       shutdownDelayMs: 100,
       logLevel: 'warn',
       logRequestContext: true,
+      accessLogSample: 0.05,
       trustProxy: ['10.0.0.0/8', '192.168.1.1'],
       jsonMaxDepth: 8,
       http: { requestTimeoutMs: 5000, headersTimeoutMs: 2000, keepAliveTimeoutMs: 15_000 },
@@ -89,6 +92,10 @@ describe('loadServiceConfig', () => {
     ['REQUEST_TIMEOUT_MS', '0'],
     ['LOG_LEVEL', 'verbose'],
     ['TRUST_PROXY', 'everyone'],
+    ['ACCESS_LOG_SAMPLE', '0'],
+    ['ACCESS_LOG_SAMPLE', '1.5'],
+    ['ACCESS_LOG_SAMPLE', '-0.1'],
+    ['ACCESS_LOG_SAMPLE', '10%'],
   ])('names %s when it is %p', (variable, value) => {
     const e = fail(() => loadServiceConfig(3000, { [variable]: value }));
     expect(e.variable).toBe(variable);
@@ -115,6 +122,13 @@ describe('variable schemas', () => {
     expect(() => one(number(0.5, { min: 0, max: 1 }), 'x')).toThrow(ConfigError);
   });
 
+  it('parses fractions in (0, 1]', () => {
+    expect(one(fraction(1), undefined)).toBe(1);
+    expect(one(fraction(1), '0.001')).toBe(0.001);
+    expect(one(fraction(1), '1')).toBe(1);
+    expect(() => one(fraction(1), '0')).toThrow('greater than 0 and at most 1');
+    expect(() => one(fraction(1), 'half')).toThrow('greater than 0 and at most 1');
+  });
   it('parses http(s) URLs and drops trailing slashes', () => {
     expect(one(httpUrl('http://a:1'), undefined)).toBe('http://a:1');
     expect(one(httpUrl('http://a:1'), 'https://b.example/x/')).toBe('https://b.example/x');

@@ -38,6 +38,17 @@ export const number = (fallback: number, { min = 0, max = Number.MAX_VALUE } = {
       .default(fallback),
   );
 
+/** A share in (0, 1]: a sampling rate, where 0 would mean "never" and is refused. */
+export const fraction = (fallback: number) =>
+  z.preprocess(
+    unsetIfEmpty,
+    z.coerce
+      .number({ error: 'must be a number greater than 0 and at most 1' })
+      .gt(0, 'must be a number greater than 0 and at most 1')
+      .max(1, 'must be a number greater than 0 and at most 1')
+      .default(fallback),
+  );
+
 export const httpUrl = (fallback: string) =>
   z.preprocess(
     unsetIfEmpty,

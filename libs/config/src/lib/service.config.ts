@@ -1,7 +1,7 @@
 import { loadEnv } from './config.loader';
 import type { Env } from './config.types';
 import { ConfigError } from './config.errors';
-import { bool, bytes, int, oneOf, optionalString, port, string } from './config.vars';
+import { bool, bytes, fraction, int, oneOf, optionalString, port, string } from './config.vars';
 import { parseTrustProxy } from './trust-proxy';
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
@@ -23,6 +23,11 @@ export interface ServiceConfig {
    * throughput; access-log and error lines carry the request id either way.
    */
   logRequestContext: boolean;
+  /**
+   * Share of successful, fast requests that get an access-log line, in (0, 1]; 1 = every request.
+   * Errors (status >= 400) and slow requests are always logged.
+   */
+  accessLogSample: number;
   /** false = trust no proxy; a hop count; or the IPs/CIDRs whose X-Forwarded-For is believed. */
   trustProxy: false | string[];
   /**
@@ -48,6 +53,7 @@ export function loadServiceConfig(defaultPort: number, env: Env = process.env): 
       SHUTDOWN_DELAY_MS: int(0, { min: 0, max: 600_000 }),
       LOG_LEVEL: oneOf(LOG_LEVELS, 'info'),
       LOG_REQUEST_CONTEXT: bool(false),
+      ACCESS_LOG_SAMPLE: fraction(1),
       TRUST_PROXY: optionalString(),
       JSON_MAX_DEPTH: int(32, { min: 4, max: 256 }),
       HTTP_REQUEST_TIMEOUT_MS: int(30_000, { min: 100, max: 3_600_000 }),
@@ -73,6 +79,7 @@ export function loadServiceConfig(defaultPort: number, env: Env = process.env): 
     shutdownDelayMs: e.SHUTDOWN_DELAY_MS,
     logLevel: e.LOG_LEVEL,
     logRequestContext: e.LOG_REQUEST_CONTEXT,
+    accessLogSample: e.ACCESS_LOG_SAMPLE,
     trustProxy: parseTrustProxy(e.TRUST_PROXY),
     jsonMaxDepth: e.JSON_MAX_DEPTH,
     http: {

@@ -7,7 +7,9 @@ import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { request } from 'undici';
 import { AppLogger, requestContext } from './app.logger';
-import { createPino, LoggingModule } from './logging.module';
+import { createPino } from './log.root';
+import Fastify from 'fastify';
+import { installRequestLogging, LoggingModule, type LoggingOptions } from './logging.module';
 
 @Controller()
 class PingController {
@@ -25,14 +27,14 @@ class PingController {
 }
 
 /** A Nest app on Fastify with the logging module, its lines collected. */
-async function startLogged(requestContext: boolean, arrivedMsAgo?: number) {
+async function startLogged(requestContext: boolean, arrivedMsAgo?: number, extra: Partial<LoggingOptions> = {}) {
   const lines: Record<string, unknown>[] = [];
   const stream = new PassThrough();
   stream.setEncoding('utf8');
   stream.on('data', (c: string) => c.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))));
   const mod: DynamicModule = {
     module: class TestModule {},
-    imports: [LoggingModule.forRoot({ level: 'info', service: 'svc', stream, requestContext })],
+    imports: [LoggingModule.forRoot({ level: 'info', service: 'svc', stream, requestContext, ...extra })],
     controllers: [PingController],
   };
   Module({})(mod.module);
@@ -68,6 +70,70 @@ describe('the access log', () => {
       await new Promise((r) => setTimeout(r, 50));
       const line = lines.find((l) => l['msg'] === 'request completed');
       expect(line?.['responseTime']).toBeGreaterThanOrEqual(1500);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('access-log sampling', () => {
+  /** A bare Fastify app with the access log; `random` decides, in order, which successes are kept. */
+  async function sampled(sample: number, randoms: number[]) {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new PassThrough();
+    stream.setEncoding('utf8');
+    stream.on('data', (c: string) => c.split('\n').filter(Boolean).forEach((l) => lines.push(JSON.parse(l))));
+    const fastify = Fastify();
+    let i = 0;
+    installRequestLogging(fastify, createPino({ level: 'info', service: 'svc', stream }), false, { sample, slowRequestMs: 1000, random: () => randoms[i++ % randoms.length] });
+    fastify.get('/ok', async () => ({ ok: true }));
+    fastify.get('/slow', async () => new Promise((r) => setTimeout(() => r({ ok: true }), 1100)));
+    fastify.get('/bad', async (_req, reply) => reply.code(422).send({ bad: true }));
+    fastify.get('/boom', async () => {
+      throw new Error('kaput');
+    });
+    await fastify.ready();
+    const get = async (url: string) => (await fastify.inject({ method: 'GET', url })).statusCode;
+    const logged = async () => {
+      await new Promise((r) => setImmediate(r));
+      return lines.map((l) => `${(l['req'] as { url: string }).url} ${(l['res'] as { statusCode: number }).statusCode} ${l['sampleRate'] ?? '-'}`);
+    };
+    return { get, logged, close: () => fastify.close() };
+  }
+
+  it('keeps the successes whose draw falls under the rate, marked with it', async () => {
+    const app = await sampled(0.25, [0.1, 0.3, 0.2, 0.9]);
+    for (let n = 0; n < 4; n++) expect(await app.get('/ok')).toBe(200);
+    expect(await app.logged()).toEqual(['/ok 200 0.25', '/ok 200 0.25']);
+    await app.close();
+  });
+
+  it('always logs errors and slow requests, without a sample mark', async () => {
+    const app = await sampled(0.01, [0.99]);
+    expect(await app.get('/ok')).toBe(200);
+    expect(await app.get('/bad')).toBe(422);
+    expect(await app.get('/nope')).toBe(404);
+    expect(await app.get('/boom')).toBe(500);
+    expect(await app.get('/slow')).toBe(200);
+    expect(await app.logged()).toEqual(['/bad 422 -', '/nope 404 -', '/boom 500 -', '/slow 200 -']);
+    await app.close();
+  });
+
+  it('logs every request at the default rate of 1', async () => {
+    const app = await sampled(1, [0.99]);
+    for (let n = 0; n < 3; n++) await app.get('/ok');
+    expect(await app.logged()).toEqual(['/ok 200 -', '/ok 200 -', '/ok 200 -']);
+    await app.close();
+  });
+
+  it('is configured through LoggingModule.forRoot', async () => {
+    // A rate this small keeps no fast success in practice; the 404 is kept regardless.
+    const { app, lines, base } = await startLogged(false, undefined, { accessLogSample: 1e-12, slowRequestMs: 1000 });
+    try {
+      for (let n = 0; n < 20; n++) await (await request(`${base}/ping`)).body.text();
+      await (await request(`${base}/nope`)).body.text();
+      await new Promise((r) => setTimeout(r, 50));
+      expect(lines.filter((l) => l['req']).map((l) => (l['res'] as { statusCode: number }).statusCode)).toEqual([404]);
     } finally {
       await app.close();
     }

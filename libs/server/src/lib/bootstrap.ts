@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { ProblemFilter, ProblemLog } from '@ml/errors';
 import { LifecycleService } from '@ml/health';
 import type { ServiceConfig } from '@ml/config';
-import { AppLogger } from '@ml/logging';
+import { AppLogger, createPino, drainLogs, flushLogs, installFatalHandlers } from '@ml/logging';
 import { maxHeaderSize, type Server } from 'node:http';
 import type { FastifyHttpOptions } from 'fastify';
 import { clientErrorHandler, type CurrentRequest } from './client-errors';
@@ -163,8 +163,13 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
   return { app, url, port, shutdown };
 }
 
-/** For `main.ts`: start, and exit 0 after a clean drain on SIGTERM/SIGINT (1 if the drain timed out). */
+/**
+ * For `main.ts`: start, and exit 0 after a clean drain on SIGTERM/SIGINT (1 if the drain timed out).
+ * An uncaught exception or unhandled rejection is logged and ends the process (exit 1). Every exit
+ * first writes out what the buffered stdout log still holds.
+ */
 export async function runService(options: ServiceOptions): Promise<RunningService> {
+  installFatalHandlers(createPino({ level: options.config.logLevel, service: options.name }));
   let running: RunningService;
   try {
     running = await startService(options);
@@ -173,12 +178,15 @@ export async function runService(options: ServiceOptions): Promise<RunningServic
     const e = err as Error & { code?: string };
     process.stderr.write(`${JSON.stringify({ level: 'fatal', service: options.name, msg: `failed to start: ${e.message}`, code: e.code })}
 `);
+    flushLogs();
     process.exit(1);
   }
   const onSignal = (signal: NodeJS.Signals) => {
+    // The last access-log lines (requests that finished while draining) are still in the buffer.
+    const exit = (code: number) => drainLogs().then(() => process.exit(code));
     running.shutdown(signal).then(
-      (drained) => process.exit(drained ? 0 : 1),
-      () => process.exit(1),
+      (drained) => exit(drained ? 0 : 1),
+      () => exit(1),
     );
   };
   process.once('SIGTERM', onSignal);

@@ -21,7 +21,19 @@ export class CoreModule {
       // it without importing it, as they would a logger.
       global: true,
       module: CoreModule,
-      imports: [LoggingModule.forRoot({ level: config.logLevel, service, stream: logStream, requestContext: config.logRequestContext }), HealthModule, metrics],
+      imports: [
+        LoggingModule.forRoot({
+          level: config.logLevel,
+          service,
+          stream: logStream,
+          requestContext: config.logRequestContext,
+          accessLogSample: config.accessLogSample,
+          // Slow = half the default deadline gone: the point where admission sees requests queueing.
+          slowRequestMs: config.requestTimeoutMs / 2,
+        }),
+        HealthModule,
+        metrics,
+      ],
       exports: [HealthModule, metrics],
     };
   }

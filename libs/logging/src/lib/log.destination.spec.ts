@@ -1,0 +1,56 @@
+import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pino from 'pino';
+import { bufferedDestination, drainLogs, flushLogs, LOG_BUFFER_BYTES, LOG_FLUSH_INTERVAL_MS, type LogDestination } from './log.destination';
+
+describe('the buffered log destination', () => {
+  let dir: string;
+  let file: string;
+  let fd: number;
+  let dest: LogDestination;
+  const written = () => readFileSync(file, 'utf8').split('\n').filter(Boolean).length;
+
+  beforeEach(() => {
+    dir = mkdtempSync(join(tmpdir(), 'log-dest-'));
+    file = join(dir, 'out.log');
+    fd = openSync(file, 'w');
+    dest = bufferedDestination(fd);
+  });
+  afterEach(() => {
+    // Closes fd too.
+    dest.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('holds lines until a flush, then writes them all, in order', async () => {
+    const log = pino({ base: null }, dest);
+    for (let i = 0; i < 10; i++) log.info(`line ${i}`);
+    expect(written()).toBe(0);
+    flushLogs(dest);
+    expect(written()).toBe(10);
+    for (let i = 10; i < 20; i++) log.info(`line ${i}`);
+    await drainLogs(2000, dest);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).msg);
+    expect(lines).toEqual(Array.from({ length: 20 }, (_, i) => `line ${i}`));
+  });
+
+  it('writes by itself once it holds a buffer-full, or when its interval passes', async () => {
+    const log = pino({ base: null }, dest);
+    const long = 'x'.repeat(200);
+    const perBuffer = Math.ceil(LOG_BUFFER_BYTES / (long.length + 40)) + 1;
+    for (let i = 0; i < perBuffer; i++) log.info(long);
+    await new Promise((r) => setTimeout(r, 50));
+    // What filled the buffer went out with no flush; lines written while that write ran wait.
+    expect(written()).toBeGreaterThanOrEqual(perBuffer - 2);
+    log.info('one more');
+    await new Promise((r) => setTimeout(r, LOG_FLUSH_INTERVAL_MS * 2 + 50));
+    expect(written()).toBe(perBuffer + 1);
+  });
+
+  it('resolves a drain with nothing to write', async () => {
+    await drainLogs(2000, dest);
+    await drainLogs(2000, undefined);
+    expect(written()).toBe(0);
+  });
+});

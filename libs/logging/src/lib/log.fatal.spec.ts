@@ -1,0 +1,69 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { installFatalHandlers } from './log.fatal';
+import { createPino } from './log.root';
+
+const CHILD = join(__dirname, '..', 'testing', 'fatal-child.ts');
+
+/** Runs testing/fatal-child.ts (the lib's own code under ts-node) and collects what it wrote. */
+function runChild(how: 'throw' | 'reject' | 'exit', lines: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  // ts-node settings Nx sets for Jest are dropped so the lib's tsconfig applies.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TS_NODE_')));
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      ['-r', require.resolve('ts-node/register/transpile-only'), CHILD, how, String(lines)],
+      { env: { ...env, TS_NODE_PROJECT: join(__dirname, '..', '..', 'tsconfig.lib.json') }, timeout: 30_000 },
+      (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
+    );
+  });
+}
+
+const parse = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+
+describe('the buffered stdout log when the process dies', () => {
+  // 40 short lines are well under the 4 KB buffer: without a flush they would never be written.
+  it.each([
+    ['throw', 'uncaught exception'],
+    ['reject', 'unhandled rejection'],
+  ] as const)('on a %s: writes every buffered line, then the error at fatal, and exits 1', async (how, msg) => {
+    const { code, stdout } = await runChild(how, 40);
+    expect(code).toBe(1);
+    const lines = parse(stdout);
+    expect(lines.slice(0, 40).map((l) => l['msg'])).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i}`));
+    expect(lines[40]).toMatchObject({ level: 60, service: 'fatal-child', msg, err: { type: 'Error', message: 'kaput' } });
+    expect(String((lines[40]['err'] as { stack: string }).stack)).toContain('fatal-child.ts');
+    expect(lines).toHaveLength(41);
+  }, 40_000);
+
+  it('on process.exit: writes every buffered line', async () => {
+    const { code, stdout } = await runChild('exit', 40);
+    expect(code).toBe(3);
+    expect(parse(stdout).map((l) => l['msg'])).toEqual(Array.from({ length: 40 }, (_, i) => `line ${i}`));
+  }, 40_000);
+});
+
+describe('installFatalHandlers', () => {
+  it('logs the error at fatal and exits 1, from either event; the returned function removes both handlers', () => {
+    const written: string[] = [];
+    const stream = new Writable({ write: (chunk, _enc, done) => (written.push(String(chunk)), done()) });
+    const exit = jest.fn();
+    const before = { e: process.listeners('uncaughtException'), r: process.listeners('unhandledRejection') };
+    const remove = installFatalHandlers(createPino({ level: 'info', service: 'svc', stream }), exit);
+    const onException = process.listeners('uncaughtException').find((l) => !before.e.includes(l));
+    const onRejection = process.listeners('unhandledRejection').find((l) => !before.r.includes(l));
+    try {
+      (onException as (e: unknown) => void)(new Error('kaput'));
+      (onRejection as (e: unknown) => void)('not even an Error');
+      expect(exit.mock.calls).toEqual([[1], [1]]);
+      const lines = written.map((l) => JSON.parse(l));
+      expect(lines[0]).toMatchObject({ level: 60, msg: 'uncaught exception', err: { message: 'kaput' } });
+      expect(lines[1]).toMatchObject({ level: 60, msg: 'unhandled rejection', err: 'not even an Error' });
+    } finally {
+      remove();
+    }
+    expect(process.listeners('uncaughtException')).toEqual(before.e);
+    expect(process.listeners('unhandledRejection')).toEqual(before.r);
+  });
+});
