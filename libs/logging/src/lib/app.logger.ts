@@ -7,6 +7,9 @@ export interface RequestLogContext {
   requestId: string;
 }
 
+/** Nest's own boot chatter, a line per module and per route (~30 per app): `debug`, not `info`. */
+const NEST_BOOT_CONTEXTS = new Set(['InstanceLoader', 'RoutesResolver', 'RouterExplorer']);
+
 /** Entered for every HTTP request (see installRequestLogging); empty outside requests. */
 export const requestContext = new AsyncLocalStorage<RequestLogContext>();
 
@@ -19,7 +22,8 @@ export class AppLogger implements LoggerService {
   constructor(private readonly pino: Pino) {}
 
   log(message: unknown, ...rest: unknown[]) {
-    this.write('info', message, rest);
+    const context = rest[rest.length - 1];
+    this.write(typeof context === 'string' && NEST_BOOT_CONTEXTS.has(context) ? 'debug' : 'info', message, rest);
   }
   error(message: unknown, ...rest: unknown[]) {
     this.write('error', message, rest, true);

@@ -212,6 +212,19 @@ describe('AppLogger', () => {
     expect(lines.slice(2).map((l) => l['level'])).toEqual([20, 10, 60]);
   });
 
+  it("logs Nest's per-module and per-route boot lines at debug", async () => {
+    const { lines, logger, flush } = capture('debug');
+    logger.log('AppModule dependencies initialized', 'InstanceLoader');
+    logger.log('Mapped {/x, GET} route', 'RouterExplorer');
+    logger.log('Nest application successfully started', 'NestApplication');
+    await flush();
+    expect(lines.map((l) => [l['level'], l['context']])).toEqual([
+      [20, 'InstanceLoader'],
+      [20, 'RouterExplorer'],
+      [30, 'NestApplication'],
+    ]);
+  });
+
   it('writes nothing below its level', async () => {
     const { lines, logger, flush } = capture('warn');
     logger.log('quiet');
