@@ -8,7 +8,7 @@ export interface AnomalyConfig {
   profileMax: number;
   /** A profile not updated for this long is forgotten (memory and Redis). */
   profileTtlMs: number;
-  /** Prefix of the Redis keys holding profiles. */
+  /** Prefix of the Redis keys holding profiles; the profile version follows it (`v2:`). */
   keyPrefix: string;
   /** Compare-and-set attempts after the first, per customer, before a fold is given up. */
   casRetries: number;
@@ -23,7 +23,7 @@ export function loadAnomalyConfig(source: Env = process.env): AnomalyConfig {
     {
       ANOMALY_PROFILE_MAX: env.int(50_000, { min: 1, max: 100_000_000 }),
       ANOMALY_PROFILE_TTL_DAYS: env.number(90, { min: 0.001, max: 3650 }),
-      ANOMALY_PROFILE_KEY_PREFIX: env.string('ml:profile:v1:'),
+      ANOMALY_PROFILE_KEY_PREFIX: env.string('ml:profile:'),
       ANOMALY_PROFILE_CAS_RETRIES: env.int(8, { min: 0, max: 100 }),
       ANOMALY_REDIS_BREAKER_THRESHOLD: env.int(3, { min: 1, max: 1000 }),
       ANOMALY_REDIS_BREAKER_RECOVERY_MS: env.int(2000, { min: 10, max: 600_000 }),

@@ -53,7 +53,7 @@ describe('resolveAnomalyModel', () => {
 
   it('refuses a model trained on another feature version or feature order', async () => {
     editManifest((m) => (m['feature_version'] = 'anomaly-features/0'));
-    expect(await failure()).toMatch(/trained with features "anomaly-features\/0"/);
+    expect(await failure()).toMatch(/trained with features this build cannot compute: feature version "anomaly-features\/0"/);
     editManifest((m) => {
       m['feature_version'] = 'anomaly-features/1';
       m['feature_names'] = [...FEATURE_NAMES].reverse();
@@ -95,7 +95,7 @@ describe('resolveAnomalyModel', () => {
 
 describe('anomalyAdapter', () => {
   it('stacks rows into [N, F] and reads one score per row', () => {
-    const a = anomalyAdapter('features', 'score', []);
+    const a = anomalyAdapter('features', 'score', [], FEATURE_COUNT);
     const rows = [new Float32Array(FEATURE_COUNT).fill(1), new Float32Array(FEATURE_COUNT).fill(2)];
     const feeds = a.encode(rows);
     expect(feeds['features'].dims).toEqual([2, FEATURE_COUNT]);

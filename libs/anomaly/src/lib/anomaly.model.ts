@@ -1,4 +1,4 @@
-import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION, TreeEnsemble, isModelFormatError } from '@ml/anomaly-features';
+import { TreeEnsemble, featureSetOf, isModelFormatError, type FeatureSet } from '@ml/anomaly-features';
 import { ModelLoadError, resolveModel, sha256File, type ModelAdapter, type ModelFiles, type TensorSpec } from '@ml/inference';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -8,6 +8,8 @@ import { ANOMALY_MODEL_NAME } from './anomaly.constants';
 export interface AnomalyModelFiles extends ModelFiles {
   treesPath: string;
   trees: TreeEnsemble;
+  /** The features, profiles and reasons of the manifest's `feature_version`. */
+  features: FeatureSet;
   /** is_anomaly = score >= threshold. */
   threshold: number;
   /** Protocol view of the input (`features` FP32 [-1, F]) and output (`score` FP32 [-1, 1]). */
@@ -44,15 +46,18 @@ function tensor(t: ManifestTensor | undefined, what: string, where: string, cols
 export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyModelFiles> {
   const m = files.manifest;
   const where = join(files.dir, 'manifest.json');
-  if (m['feature_version'] !== FEATURE_VERSION) {
-    throw new ModelLoadError(`${where} was trained with features ${JSON.stringify(m['feature_version'])}; this build computes ${FEATURE_VERSION}`);
+  let features: FeatureSet;
+  try {
+    features = featureSetOf(m['feature_version']);
+  } catch (e) {
+    throw new ModelLoadError(`${where} was trained with features this build cannot compute: ${(e as Error).message}`);
   }
-  if (!sameNames(m['feature_names'], FEATURE_NAMES)) {
-    throw new ModelLoadError(`${where} feature_names differ from the ${FEATURE_COUNT} features this build computes (${FEATURE_VERSION})`);
+  if (!sameNames(m['feature_names'], features.names)) {
+    throw new ModelLoadError(`${where} feature_names differ from the ${features.count} features this build computes (${features.version})`);
   }
   const threshold = m.threshold;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1)) throw new ModelLoadError(`${where} threshold must be a number in (0, 1)`);
-  const inputs = [tensor(m.inputs?.[0] as ManifestTensor, 'input', where, FEATURE_COUNT)];
+  const inputs = [tensor(m.inputs?.[0] as ManifestTensor, 'input', where, features.count)];
   const outputs = [tensor(m.outputs?.[0] as ManifestTensor, 'output', where, 1)];
 
   const treesName = (m['files'] as { contributions?: unknown } | undefined)?.contributions ?? 'trees.json';
@@ -74,10 +79,10 @@ export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyMode
     const why = isModelFormatError(e) ? e.message : `not JSON: ${(e as Error).message}`;
     throw new ModelLoadError(`${treesPath} is not a tree ensemble: ${why}`);
   }
-  if (trees.featureVersion !== FEATURE_VERSION || !sameNames(trees.featureNames, FEATURE_NAMES)) {
+  if (trees.featureVersion !== features.version || !sameNames(trees.featureNames, features.names)) {
     throw new ModelLoadError(`${treesPath} was built for other features (${trees.featureVersion})`);
   }
-  return { ...files, treesPath, trees, threshold, inputs, outputs };
+  return { ...files, treesPath, trees, features, threshold, inputs, outputs };
 }
 
 /** Finds `<modelDir>/anomaly-detector/<version>/`, verifies model.onnx (sha256) and then everything above. */
@@ -86,12 +91,12 @@ export async function resolveAnomalyModel(modelDir: string, pinned?: string): Pr
 }
 
 /** Feature rows in (float32 [N, F]), one score per row out (float32 [N, 1]). */
-export function anomalyAdapter(inputName: string, outputName: string, warmup: Float32Array[]): ModelAdapter<Float32Array, number> {
+export function anomalyAdapter(inputName: string, outputName: string, warmup: Float32Array[], featureCount: number): ModelAdapter<Float32Array, number> {
   return {
     encode: (rows) => {
-      const data = new Float32Array(rows.length * FEATURE_COUNT);
-      rows.forEach((row, i) => data.set(row, i * FEATURE_COUNT));
-      return { [inputName]: { type: 'float32', data, dims: [rows.length, FEATURE_COUNT] } };
+      const data = new Float32Array(rows.length * featureCount);
+      rows.forEach((row, i) => data.set(row, i * featureCount));
+      return { [inputName]: { type: 'float32', data, dims: [rows.length, featureCount] } };
     },
     decode: (outputs, count) => {
       const out = outputs[outputName];

@@ -24,7 +24,8 @@ import { POPULATION_ONLY } from './anomaly.detector';
 const HOUR = 3_600_000;
 
 async function storedProfile(client: Redis, prefix: string, user: string): Promise<UserProfile | undefined> {
-  const text = await client.hget(prefix + user, 'p');
+  // The app stores under the prefix plus the profile version of the model it serves (1.0.0: v1).
+  const text = await client.hget(`${prefix}v1:${user}`, 'p');
   return text ? (JSON.parse(text) as UserProfile) : undefined;
 }
 
@@ -195,7 +196,7 @@ describe('anomaly-detector when its Redis stops answering or dies', () => {
     expect((await score()).res.json.degraded).toBe(false);
     const direct = redisClient(port, 200);
     await waitFor(() => direct.status === 'ready');
-    const before = await direct.hget('p:olga', 'rev');
+    const before = await direct.hget('p:v1:olga', 'rev');
     server?.kill('SIGSTOP');
     const slowest: number[] = [];
     for (let i = 0; i < 8; i++) {
@@ -223,7 +224,7 @@ describe('anomaly-detector when its Redis stops answering or dies', () => {
     expect((await score()).res.json.degraded).toBe(false);
     expect(metric(await metrics(), 'ml_profile_store_degraded', 'store="redis"')).toBe(0);
     // Nothing scored during the outage was folded: one write before, one after.
-    expect(Number(await direct.hget('p:olga', 'rev'))).toBe(Number(before) + 1);
+    expect(Number(await direct.hget('p:v1:olga', 'rev'))).toBe(Number(before) + 1);
     direct.disconnect();
   });
 
