@@ -62,7 +62,8 @@ export const FEATURE_COUNT: number = FEATURE_NAMES.length;
 /** One transaction's model input, in FEATURE_NAMES order. */
 export interface FeatureVector {
   readonly vector: Float32Array;
-  readonly names: readonly FeatureName[];
+  /** The feature set's names, in vector order. */
+  readonly names: readonly string[];
   /** The transaction as the features saw it (reasons and folds reuse it instead of parsing again). */
   readonly tx?: NormalizedTx;
 }

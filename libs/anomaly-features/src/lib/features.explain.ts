@@ -1,6 +1,7 @@
 import { FeatureInputError } from './features.errors';
 import {
   FEATURE_COUNT,
+  computeNormalized,
   dailyRate,
   featureIndex,
   windowStats,
@@ -12,6 +13,11 @@ import type {
   MerchantCategory,
   TransactionInput,
 } from './features.types';
+import {
+  FEATURE_COUNT_2,
+  featureIndex2,
+  type FeatureName2,
+} from './features.v2';
 import { fromUsd } from './fx.rates';
 import { haversineKm } from './geo';
 import {
@@ -290,6 +296,51 @@ const SENTENCES: Record<ReasonGroup, (ctx: Ctx) => string> = {
   history: historySentence,
 };
 
+function ranked(
+  groups: readonly (readonly [ReasonGroup, Int32Array])[],
+  contributions: ArrayLike<number>,
+  ctx: Ctx,
+  options: ExplainOptions,
+): Reason[] {
+  const min = options.minContribution ?? 0.05;
+  const scored: { group: ReasonGroup; contribution: number; order: number }[] =
+    [];
+  groups.forEach(([group, indices], order) => {
+    let contribution = 0;
+    for (let i = 0; i < indices.length; i++)
+      contribution += contributions[indices[i]];
+    if (contribution >= min && contribution > 0)
+      scored.push({ group, contribution, order });
+  });
+  scored.sort((a, b) => b.contribution - a.contribution || a.order - b.order);
+  return scored
+    .slice(0, options.maxReasons ?? 5)
+    .map(({ group, contribution }) => ({
+      group,
+      contribution,
+      sentence: SENTENCES[group](ctx),
+    }));
+}
+
+function checkLengths(
+  contributions: ArrayLike<number>,
+  features: FeatureVector,
+  count: number,
+): void {
+  if (contributions.length !== count) {
+    throw new FeatureInputError(
+      'contributions',
+      `expected ${count} values, got ${contributions.length}`,
+    );
+  }
+  if (features.vector.length !== count) {
+    throw new FeatureInputError(
+      'features',
+      `expected ${count} values, got ${features.vector.length}`,
+    );
+  }
+}
+
 /**
  * Reasons behind a score, strongest first: per-feature contributions (e.g. TreeEnsemble
  * contributions, in FEATURE_NAMES order) are summed per reason group and only groups whose
@@ -302,18 +353,7 @@ export function rankReasons(
   profile: UserProfile | undefined,
   options: ExplainOptions = {},
 ): Reason[] {
-  if (contributions.length !== FEATURE_COUNT) {
-    throw new FeatureInputError(
-      'contributions',
-      `expected ${FEATURE_COUNT} values, got ${contributions.length}`,
-    );
-  }
-  if (features.vector.length !== FEATURE_COUNT) {
-    throw new FeatureInputError(
-      'features',
-      `expected ${FEATURE_COUNT} values, got ${features.vector.length}`,
-    );
-  }
+  checkLengths(contributions, features, FEATURE_COUNT);
   const hist = profile && profile.n > 0 ? profile : undefined;
   const ctx: Ctx = {
     tx: features.tx ?? normalizeTransaction(tx),
@@ -322,17 +362,103 @@ export function rankReasons(
     hist,
     degraded: options.degraded ?? false,
   };
-  const min = options.minContribution ?? 0.05;
-  const scored: { group: ReasonGroup; contribution: number; order: number }[] = [];
-  GROUP_INDICES.forEach(([group, indices], order) => {
-    let contribution = 0;
-    for (let i = 0; i < indices.length; i++) contribution += contributions[indices[i]];
-    if (contribution >= min && contribution > 0) scored.push({ group, contribution, order });
-  });
-  scored.sort((a, b) => b.contribution - a.contribution || a.order - b.order);
-  return scored
-    .slice(0, options.maxReasons ?? 5)
-    .map(({ group, contribution }) => ({ group, contribution, sentence: SENTENCES[group](ctx) }));
+  return ranked(GROUP_INDICES, contributions, ctx, options);
+}
+
+/** Version 2's features by the reason they tell (the same groups and sentences as version 1). */
+export const REASON_GROUPS_2 = Object.freeze({
+  amount: [
+    'amount_z_user',
+    'amount_z_category',
+    'amount_ratio_user',
+    'amount_ratio_category',
+    'amount_ratio_max',
+    'amount_ratio_category_max',
+    'amount_rank_recent',
+  ],
+  category: ['category_new', 'category_share'],
+  channel: ['channel_new', 'channel_share'],
+  time: ['hour_rarity'],
+  velocity: [
+    'count_1h_rel',
+    'velocity_24h',
+    'velocity_7d',
+    'spend_24h_ratio',
+    'gap_rel',
+  ],
+  card_testing: ['small_count_24h'],
+  cash: ['round_amount'],
+  currency: ['foreign_currency'],
+  location: ['distance_home_z', 'distance_places_km', 'travel_speed_kmh'],
+  history: ['history_log', 'no_profile'],
+} satisfies Record<ReasonGroup, readonly FeatureName2[]>);
+
+const GROUP_INDICES_2: readonly (readonly [ReasonGroup, Int32Array])[] = (
+  Object.keys(REASON_GROUPS_2) as ReasonGroup[]
+).map((g) => [
+  g,
+  Int32Array.from(REASON_GROUPS_2[g] as readonly FeatureName2[], (n) =>
+    featureIndex2(n),
+  ),
+]);
+
+/**
+ * The version-2 feature that plays a version-1 feature's part in a sentence (which of a group's
+ * features led): sentences quote version-1 values, which describe the transaction in plain units.
+ */
+const LEAD_2: Partial<Record<FeatureName, FeatureName2>> = {
+  amount_z_user: 'amount_z_user',
+  amount_z_category: 'amount_z_category',
+  amount_ratio_user: 'amount_ratio_user',
+  amount_ratio_category: 'amount_ratio_category',
+  amount_ratio_max: 'amount_ratio_max',
+  category_new: 'category_new',
+  category_share: 'category_share',
+  channel_new: 'channel_new',
+  hour_rarity: 'hour_rarity',
+  count_1h: 'count_1h_rel',
+  count_24h: 'velocity_24h',
+  count_7d: 'velocity_7d',
+  spend_24h_ratio: 'spend_24h_ratio',
+  log_minutes_since_last: 'gap_rel',
+  tiny_count_24h: 'small_count_24h',
+  round_amount: 'round_amount',
+  foreign_currency: 'foreign_currency',
+  distance_home_km: 'distance_home_z',
+  distance_places_km: 'distance_places_km',
+  travel_speed_kmh: 'travel_speed_kmh',
+  history_size: 'history_log',
+  no_profile: 'no_profile',
+};
+
+/**
+ * rankReasons for a version-2 model: contributions in FEATURE_NAMES_2 order. The groups and
+ * sentences are version 1's; the sentences quote the transaction in plain units (amounts, local
+ * time, km), computed from the same history.
+ */
+export function rankReasons2(
+  contributions: ArrayLike<number>,
+  features: FeatureVector,
+  tx: TransactionInput,
+  profile: UserProfile | undefined,
+  options: ExplainOptions = {},
+): Reason[] {
+  checkLengths(contributions, features, FEATURE_COUNT_2);
+  const hist = profile && profile.n > 0 ? profile : undefined;
+  const n = features.tx ?? normalizeTransaction(tx);
+  let plain: Float32Array | undefined;
+  const ctx: Ctx = {
+    tx: n,
+    f: (name) =>
+      (plain ??= computeNormalized(profile, n).vector)[featureIndex(name)],
+    c: (name) => {
+      const lead = LEAD_2[name];
+      return lead === undefined ? 0 : contributions[featureIndex2(lead)];
+    },
+    hist,
+    degraded: options.degraded ?? false,
+  };
+  return ranked(GROUP_INDICES_2, contributions, ctx, options);
 }
 
 /** Plain sentences a fraud analyst can act on, strongest first (see rankReasons). */

@@ -11,7 +11,11 @@ import {
   type NormalizedTx,
 } from './transaction.normalize';
 
+/** Profile layout of feature version 1 (model 1.0.0). */
 export const PROFILE_VERSION = 1;
+/** Profile layout of feature version 2: version 1 plus the customer's usual in-person radius. */
+export const PROFILE_VERSION_2 = 2;
+export type ProfileVersion = typeof PROFILE_VERSION | typeof PROFILE_VERSION_2;
 
 /** Welford running statistics of ln(amount in USD); `max` is in USD. */
 export interface AmountStats {
@@ -33,7 +37,7 @@ export interface Place {
  * (a few KB whatever the customer's history length). All times are event times (epoch ms).
  */
 export interface UserProfile {
-  v: typeof PROFILE_VERSION;
+  v: ProfileVersion;
   /** Transactions folded, ever. */
   n: number;
   /** Earliest and latest event time folded. */
@@ -61,6 +65,11 @@ export interface UserProfile {
   places: Place[];
   /** Latest in-person location by event time. */
   lastSeen?: { lat: number; lon: number; ts: number };
+  /**
+   * Version 2 only: Welford statistics of ln(1 + km from home) of in-person transactions made
+   * while a home was known (`max` in km): how far from home this customer usually shops.
+   */
+  radius?: AmountStats;
 }
 
 export const WINDOW_HOURS = 168;
@@ -77,6 +86,15 @@ const HOUR_MS = 3_600_000;
 
 export function emptyStats(): AmountStats {
   return { n: 0, mean: 0, m2: 0, max: 0 };
+}
+
+function addLogStats(s: AmountStats, km: number): void {
+  const x = Math.log1p(km);
+  s.n += 1;
+  const d = x - s.mean;
+  s.mean += d / s.n;
+  s.m2 += d * (x - s.mean);
+  if (km > s.max) s.max = km;
 }
 
 function addToStats(s: AmountStats, usd: number): void {
@@ -157,6 +175,7 @@ function cloneProfile(p: UserProfile): UserProfile {
   };
   if (p.givenHome)
     out.givenHome = { lat: p.givenHome.lat, lon: p.givenHome.lon };
+  if (p.radius) out.radius = { ...p.radius };
   if (p.lastSeen)
     out.lastSeen = {
       lat: p.lastSeen.lat,
@@ -166,9 +185,9 @@ function cloneProfile(p: UserProfile): UserProfile {
   return out;
 }
 
-function newProfile(ts: number): UserProfile {
-  return {
-    v: PROFILE_VERSION,
+function newProfile(ts: number, version: ProfileVersion): UserProfile {
+  const p: UserProfile = {
+    v: version,
     n: 0,
     first: ts,
     last: ts,
@@ -185,6 +204,8 @@ function newProfile(ts: number): UserProfile {
     ids: [],
     places: [],
   };
+  if (version === PROFILE_VERSION_2) p.radius = emptyStats();
+  return p;
 }
 
 function addRecent(p: UserProfile, ts: number, usd: number): void {
@@ -284,6 +305,10 @@ function fold(p: UserProfile, tx: NormalizedTx): UserProfile {
   addRecent(p, tx.ts, tx.usd);
 
   if (tx.presentAt) {
+    // Distance from the home known before this transaction (as the features saw it).
+    const from = tx.home ?? home;
+    if (p.radius && from)
+      addLogStats(p.radius, haversineKm(from, tx.presentAt));
     addPlace(p, tx.presentAt);
     if (!p.lastSeen || tx.ts >= p.lastSeen.ts) {
       p.lastSeen = { lat: tx.presentAt.lat, lon: tx.presentAt.lon, ts: tx.ts };
@@ -302,7 +327,10 @@ function hasId(ids: readonly string[], id: string): boolean {
 }
 
 /** True when `transactionId` is among the latest RECENT_IDS folded into `profile`. */
-export function hasFolded(profile: UserProfile | undefined, transactionId: string): boolean {
+export function hasFolded(
+  profile: UserProfile | undefined,
+  transactionId: string,
+): boolean {
   return profile !== undefined && hasId(profile.ids, transactionId);
 }
 
@@ -314,10 +342,11 @@ export function hasFolded(profile: UserProfile | undefined, transactionId: strin
 export function foldTransaction(
   profile: UserProfile | undefined,
   tx: TransactionInput,
+  version: ProfileVersion = PROFILE_VERSION,
 ): UserProfile {
   const n = normalizeTransaction(tx);
   if (profile && hasId(profile.ids, n.id)) return profile;
-  return fold(profile ? cloneProfile(profile) : newProfile(n.ts), n);
+  return fold(profile ? cloneProfile(profile) : newProfile(n.ts, version), n);
 }
 
 /**
@@ -329,9 +358,10 @@ export function foldTransaction(
 export function foldInto(
   profile: UserProfile | undefined,
   tx: NormalizedTx,
+  version: ProfileVersion = PROFILE_VERSION,
 ): UserProfile {
   if (profile && hasId(profile.ids, tx.id)) return profile;
-  return fold(profile ?? newProfile(tx.ts), tx);
+  return fold(profile ?? newProfile(tx.ts, version), tx);
 }
 
 function isNum(x: unknown): x is number {
@@ -352,15 +382,19 @@ function isNums(x: unknown, len?: number): x is number[] {
 }
 
 /**
- * True when a value read from storage is a profile of the current PROFILE_VERSION. Anything
- * else (older version, corrupt JSON) should be treated as no profile.
+ * True when a value read from storage is a profile of `version` (default PROFILE_VERSION).
+ * Anything else (another version, corrupt JSON) should be treated as no profile.
  */
-export function isUserProfile(x: unknown): x is UserProfile {
+export function isUserProfile(
+  x: unknown,
+  version: ProfileVersion = PROFILE_VERSION,
+): x is UserProfile {
   const p = x as UserProfile;
   return (
     !!p &&
     typeof p === 'object' &&
-    p.v === PROFILE_VERSION &&
+    p.v === version &&
+    (version === PROFILE_VERSION || isStats(p.radius)) &&
     isNum(p.n) &&
     isNum(p.first) &&
     isNum(p.last) &&

@@ -5,7 +5,7 @@ describe('loadAnomalyConfig', () => {
     expect(loadAnomalyConfig({})).toEqual({
       profileMax: 50_000,
       profileTtlMs: 90 * 86_400_000,
-      keyPrefix: 'ml:profile:v1:',
+      keyPrefix: 'ml:profile:',
       casRetries: 8,
       breaker: { failureThreshold: 3, recoveryMs: 2000 },
       transactionRules: { maxAmount: 1_000_000, maxFutureMs: 24 * 3_600_000 },

@@ -1,4 +1,4 @@
-import { computeFeatures, foldTransaction, rankReasons, type FeatureVector, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
+import type { FeatureSet, FeatureVector, TransactionInput, UserProfile } from '@ml/anomaly-features';
 import type { AnomalyPrediction } from '@ml/contracts';
 import { ModelLoadError, outcomeOf, ServedModel, type BatchingOptions, type OnnxRunner } from '@ml/inference';
 import { performance } from 'node:perf_hooks';
@@ -22,7 +22,7 @@ export const POPULATION_ONLY = {
   unavailable: 'customer history unavailable: scored on population features only',
 } as const;
 
-function warmupRows(): Float32Array[] {
+function warmupRows(features: FeatureSet): Float32Array[] {
   const tx = (id: string, amount: number, timestamp: string): TransactionInput => ({
     transaction_id: id,
     user_id: 'warmup',
@@ -35,11 +35,11 @@ function warmupRows(): Float32Array[] {
     home_location: { lat: 51.5072, lon: -0.1276 },
   });
   let profile: UserProfile | undefined;
-  for (let i = 0; i < 5; i++) profile = foldTransaction(profile, tx(`w${i}`, 20 + i, `2026-01-0${i + 1}T12:00:00Z`));
+  for (let i = 0; i < 5; i++) profile = features.fold(profile, tx(`w${i}`, 20 + i, `2026-01-0${i + 1}T12:00:00Z`));
   return [
-    computeFeatures(undefined, tx('w-new', 35, '2026-01-06T12:00:00Z')).vector,
-    computeFeatures(profile, tx('w-known', 30, '2026-01-06T12:00:00Z')).vector,
-    computeFeatures(profile, { ...tx('w-odd', 2000, '2026-01-06T03:00:00Z'), channel: 'online', merchant_category: 'shopping' }).vector,
+    features.compute(undefined, tx('w-new', 35, '2026-01-06T12:00:00Z')).vector,
+    features.compute(profile, tx('w-known', 30, '2026-01-06T12:00:00Z')).vector,
+    features.compute(profile, { ...tx('w-odd', 2000, '2026-01-06T03:00:00Z'), channel: 'online', merchant_category: 'shopping' }).vector,
   ];
 }
 
@@ -50,13 +50,14 @@ function warmupRows(): Float32Array[] {
 export class AnomalyDetector {
   readonly model: ServedModel<Float32Array, number>;
   private readonly listeners = new Set<(e: ModelEvent) => void>();
-  private readonly warmup = warmupRows();
+  private readonly warmup: Float32Array[];
 
   constructor(
     readonly files: AnomalyModelFiles,
     runner: OnnxRunner,
     batching: BatchingOptions,
   ) {
+    this.warmup = warmupRows(files.features);
     const input = files.inputs[0].name;
     const output = files.outputs[0].name;
     for (const [name, names] of [
@@ -65,7 +66,7 @@ export class AnomalyDetector {
     ] as const) {
       if (!names.includes(name)) throw new ModelLoadError(`${files.modelPath} has no tensor "${name}" (has ${names.join(', ')})`);
     }
-    this.model = new ServedModel(files, runner, anomalyAdapter(input, output, this.warmup), batching);
+    this.model = new ServedModel(files, runner, anomalyAdapter(input, output, this.warmup, files.features.count), batching);
   }
 
   get name() {
@@ -79,6 +80,10 @@ export class AnomalyDetector {
   }
   get threshold() {
     return this.files.threshold;
+  }
+  /** The feature set the model was trained on: the scorer computes and folds with it. */
+  get features(): FeatureSet {
+    return this.files.features;
   }
 
   /** Warms the sessions up, then checks onnxruntime and trees.json give the same scores. */
@@ -123,7 +128,7 @@ export class AnomalyDetector {
     // Rounded first, so that is_anomaly always agrees with the score shown next to the threshold.
     const score = Math.min(1, Math.max(0, Math.round(rawScore * SCORE_DECIMALS) / SCORE_DECIMALS));
     const { values } = this.files.trees.contributions(features.vector);
-    const ranked = rankReasons(values, features, tx, profile, { degraded });
+    const ranked = this.files.features.rankReasons(values, features, tx, profile, { degraded });
     const reasons = ranked.map((r) => r.sentence);
     const withoutHistory = !profile || profile.n === 0;
     if (withoutHistory && !ranked.some((r) => r.group === 'history')) {

@@ -1,4 +1,4 @@
-import { FEATURE_COUNT, FEATURE_NAMES, FEATURE_VERSION, TreeEnsemble, isModelFormatError } from '@ml/anomaly-features';
+import { TreeEnsemble, featureSetOf, isModelFormatError, type FeatureSet } from '@ml/anomaly-features';
 import { ModelLoadError, resolveModel, sha256File, type ModelAdapter, type ModelFiles, type TensorSpec } from '@ml/inference';
 import { readFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
@@ -8,6 +8,8 @@ import { ANOMALY_MODEL_NAME } from './anomaly.constants';
 export interface AnomalyModelFiles extends ModelFiles {
   treesPath: string;
   trees: TreeEnsemble;
+  /** The features, profiles and reasons of the manifest's `feature_version`. */
+  features: FeatureSet;
   /** is_anomaly = score >= threshold. */
   threshold: number;
   /** Protocol view of the input (`features` FP32 [-1, F]) and output (`score` FP32 [-1, 1]). */
@@ -41,18 +43,22 @@ function tensor(t: ManifestTensor | undefined, what: string, where: string, cols
  * trees.json is the file the manifest names (sha256) and a valid ensemble over the same features.
  * Any mismatch is a ModelLoadError naming the file, so the service refuses to start.
  */
-export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyModelFiles> {
+export async function verifyAnomalyModel(files: ModelFiles, alertRate?: number): Promise<AnomalyModelFiles> {
   const m = files.manifest;
   const where = join(files.dir, 'manifest.json');
-  if (m['feature_version'] !== FEATURE_VERSION) {
-    throw new ModelLoadError(`${where} was trained with features ${JSON.stringify(m['feature_version'])}; this build computes ${FEATURE_VERSION}`);
+  let features: FeatureSet;
+  try {
+    features = featureSetOf(m['feature_version']);
+  } catch (e) {
+    throw new ModelLoadError(`${where} was trained with features this build cannot compute: ${(e as Error).message}`);
   }
-  if (!sameNames(m['feature_names'], FEATURE_NAMES)) {
-    throw new ModelLoadError(`${where} feature_names differ from the ${FEATURE_COUNT} features this build computes (${FEATURE_VERSION})`);
+  if (!sameNames(m['feature_names'], features.names)) {
+    throw new ModelLoadError(`${where} feature_names differ from the ${features.count} features this build computes (${features.version})`);
   }
-  const threshold = m.threshold;
+  let threshold = m.threshold;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1)) throw new ModelLoadError(`${where} threshold must be a number in (0, 1)`);
-  const inputs = [tensor(m.inputs?.[0] as ManifestTensor, 'input', where, FEATURE_COUNT)];
+  if (alertRate !== undefined) threshold = operatingPoint(m['operating_points'], alertRate, where);
+  const inputs = [tensor(m.inputs?.[0] as ManifestTensor, 'input', where, features.count)];
   const outputs = [tensor(m.outputs?.[0] as ManifestTensor, 'output', where, 1)];
 
   const treesName = (m['files'] as { contributions?: unknown } | undefined)?.contributions ?? 'trees.json';
@@ -74,24 +80,41 @@ export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyMode
     const why = isModelFormatError(e) ? e.message : `not JSON: ${(e as Error).message}`;
     throw new ModelLoadError(`${treesPath} is not a tree ensemble: ${why}`);
   }
-  if (trees.featureVersion !== FEATURE_VERSION || !sameNames(trees.featureNames, FEATURE_NAMES)) {
+  if (trees.featureVersion !== features.version || !sameNames(trees.featureNames, features.names)) {
     throw new ModelLoadError(`${treesPath} was built for other features (${trees.featureVersion})`);
   }
-  return { ...files, treesPath, trees, threshold, inputs, outputs };
+  return { ...files, treesPath, trees, features, threshold, inputs, outputs };
+}
+
+/** The threshold of the manifest's operating point for `alertRate` (ANOMALY_ALERT_RATE). */
+function operatingPoint(points: unknown, alertRate: number, where: string): number {
+  const listed = Array.isArray(points) ? (points as { alert_rate?: unknown; threshold?: unknown }[]) : [];
+  const rates = listed.map((p) => p.alert_rate).filter((r): r is number => typeof r === 'number');
+  const point = listed.find((p) => typeof p.alert_rate === 'number' && Math.abs(p.alert_rate - alertRate) < 1e-12);
+  if (!point) {
+    throw new ModelLoadError(
+      rates.length === 0
+        ? `${where} lists no operating points: ANOMALY_ALERT_RATE cannot be used with this model`
+        : `${where} has no operating point for ANOMALY_ALERT_RATE=${alertRate} (it lists ${rates.join(', ')})`,
+    );
+  }
+  const t = point.threshold;
+  if (typeof t !== 'number' || !(t > 0 && t < 1)) throw new ModelLoadError(`${where} operating point ${alertRate} has no threshold in (0, 1)`);
+  return t;
 }
 
 /** Finds `<modelDir>/anomaly-detector/<version>/`, verifies model.onnx (sha256) and then everything above. */
-export async function resolveAnomalyModel(modelDir: string, pinned?: string): Promise<AnomalyModelFiles> {
-  return verifyAnomalyModel(await resolveModel(modelDir, ANOMALY_MODEL_NAME, pinned));
+export async function resolveAnomalyModel(modelDir: string, pinned?: string, alertRate?: number): Promise<AnomalyModelFiles> {
+  return verifyAnomalyModel(await resolveModel(modelDir, ANOMALY_MODEL_NAME, pinned), alertRate);
 }
 
 /** Feature rows in (float32 [N, F]), one score per row out (float32 [N, 1]). */
-export function anomalyAdapter(inputName: string, outputName: string, warmup: Float32Array[]): ModelAdapter<Float32Array, number> {
+export function anomalyAdapter(inputName: string, outputName: string, warmup: Float32Array[], featureCount: number): ModelAdapter<Float32Array, number> {
   return {
     encode: (rows) => {
-      const data = new Float32Array(rows.length * FEATURE_COUNT);
-      rows.forEach((row, i) => data.set(row, i * FEATURE_COUNT));
-      return { [inputName]: { type: 'float32', data, dims: [rows.length, FEATURE_COUNT] } };
+      const data = new Float32Array(rows.length * featureCount);
+      rows.forEach((row, i) => data.set(row, i * featureCount));
+      return { [inputName]: { type: 'float32', data, dims: [rows.length, featureCount] } };
     },
     decode: (outputs, count) => {
       const out = outputs[outputName];

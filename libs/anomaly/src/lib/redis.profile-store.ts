@@ -28,8 +28,10 @@ export interface RedisProfileStoreOptions {
    * positive `commandTimeout` (as `createRedisClient` makes them): that is what bounds every call.
    */
   client: Redis;
-  /** Prepended to the customer id, e.g. `ml:profile:v1:`. */
+  /** Prepended to the customer id, e.g. `ml:profile:v2:` (the profile version is part of it). */
   keyPrefix: string;
+  /** Which stored values are profiles this store serves (default: profile version 1). */
+  isProfile?: (value: unknown) => value is UserProfile;
   /** A profile not written for this long expires in Redis. */
   ttlMs: number;
   /** Every Redis call runs through it. */
@@ -68,6 +70,7 @@ export class RedisProfileStore implements ProfileStore {
   private readonly breaker: CircuitBreaker;
   private readonly ttlMs: number;
   private readonly casRetries: number;
+  private readonly isProfile: (value: unknown) => value is UserProfile;
   private readonly backoff: (attempt: number) => Promise<void>;
   private readonly listeners = new Set<(degraded: boolean) => void>();
   private readonly probeTimer?: ReturnType<typeof setInterval>;
@@ -96,6 +99,7 @@ export class RedisProfileStore implements ProfileStore {
     this.breaker = breaker;
     this.ttlMs = Math.ceil(ttlMs);
     this.casRetries = retries;
+    this.isProfile = options.isProfile ?? ((value: unknown): value is UserProfile => isUserProfile(value));
     this.backoff = options.backoff ?? defaultBackoff;
     this.degraded = client.status !== 'ready';
     if (this.degraded) this.degradedSince = Date.now();
@@ -233,7 +237,7 @@ export class RedisProfileStore implements ProfileStore {
     } catch {
       value = undefined;
     }
-    if (isUserProfile(value)) return { rev, profile: value };
+    if (this.isProfile(value)) return { rev, profile: value };
     // Another profile version or a damaged value: score as a new customer and overwrite it.
     this.corrupt++;
     this.logger.warn({ msg: 'stored profile is not a current profile; treating the customer as new', key: this.keyPrefix + userId });

@@ -88,6 +88,7 @@ describe('TransactionScorer', () => {
     const recording = new TransactionScorer({
       store,
       model: {
+        features: detector.features,
         scores: (rows, budget) => detector.scores(rows, budget),
         present: (t, f, profile, score, degraded) => {
           seen.push(profile?.n);
@@ -110,7 +111,7 @@ describe('TransactionScorer', () => {
     const before = structuredClone((await store.load(['u1'])).get('u1'));
     const failing = new TransactionScorer({
       store,
-      model: { scores: () => Promise.reject(new Error('model down')), present: (...a) => detector.present(...a) },
+      model: { features: detector.features, scores: () => Promise.reject(new Error('model down')), present: (...a) => detector.present(...a) },
     });
     await expect(failing.score([tx({ transaction_id: 'x', user_id: 'u1' }), tx({ transaction_id: 'y', user_id: 'u2' })], 1000)).rejects.toThrow('model down');
     expect((await store.load(['u1'])).get('u1')).toEqual(before);

@@ -1,4 +1,4 @@
-import { computeFeatures, foldInto, foldTransaction, hasFolded, normalizeTransaction, type FeatureVector, type NormalizedTx, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
+import { hasFolded, normalizeTransaction, type FeatureSet, type FeatureVector, type NormalizedTx, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
 import type { AnomalyPrediction } from '@ml/contracts';
 import { RedisBudget } from '@ml/redis';
 import { performance } from 'node:perf_hooks';
@@ -8,6 +8,8 @@ import type { CommitResult, ProfileStore, ProfileUpdate, StoredProfile } from '.
 
 /** What the scorer needs from the model (AnomalyDetector in production). */
 export interface ScoringModel {
+  /** The features (and profile version) the model was trained on. */
+  readonly features: FeatureSet;
   scores(rows: Float32Array[], budgetMs: number): Promise<number[]>;
   present(tx: TransactionInput, features: FeatureVector, profile: UserProfile | undefined, score: number, degraded: boolean): AnomalyPrediction;
 }
@@ -113,10 +115,10 @@ export class TransactionScorer {
         const user = tx.user_id;
         const profile = degraded ? undefined : folded.has(user) ? folded.get(user) : loaded?.get(user)?.profile;
         before[i] = profile;
-        features[i] = computeFeatures(profile, tx);
+        features[i] = this.model.features.compute(profile, tx);
         const left = (remaining.get(user) as number) - 1;
         remaining.set(user, left);
-        if (!degraded && left > 0) folded.set(user, foldTransaction(profile, tx));
+        if (!degraded && left > 0) folded.set(user, this.model.features.fold(profile, tx));
       }
 
       const scores = await this.model.scores(
@@ -144,6 +146,7 @@ export class TransactionScorer {
       else byUser.set(txs[i].user_id, [n]);
     }
     const updates: ProfileUpdate[] = [];
+    const set = this.model.features;
     for (const [userId, list] of byUser) {
       updates.push({
         userId,
@@ -153,7 +156,7 @@ export class TransactionScorer {
           let changed = false;
           for (const n of list) {
             if (hasFolded(profile, n.id)) continue;
-            profile = foldInto(profile, n);
+            profile = set.foldInto(profile, n);
             changed = true;
           }
           return changed ? profile : undefined;

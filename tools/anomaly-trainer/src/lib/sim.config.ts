@@ -1,3 +1,6 @@
+import type { MerchantCategory } from '@ml/anomaly-features';
+
+/** Fraud scenarios; a label's index is its position, so new ones are only ever appended. */
 export const SCENARIOS = [
   'card_testing',
   'account_takeover',
@@ -5,9 +8,41 @@ export const SCENARIOS = [
   'impossible_travel',
   'new_category',
   'atm_cashout',
+  'compromised_card',
 ] as const;
 
 export type Scenario = (typeof SCENARIOS)[number];
+
+/** Hour-of-day mixture in local time: components [centre, spread, weight] (hours). */
+export type HourMix = ReadonlyArray<readonly [number, number, number]>;
+
+/** Multipliers of one category's built-in habit (every field defaults to the built-in value). */
+export interface CategoryKnobs {
+  /** Probability that a customer uses the category at all (replaces the built-in one). */
+  readonly uses?: number;
+  /** Multiplies the weekly rate. */
+  readonly rate?: number;
+  /** Multiplies the median amount (the category price ladder). */
+  readonly median?: number;
+  /** Multiplies the spread of ln(amount). */
+  readonly sigma?: number;
+  /** Multiplies the online share. */
+  readonly online?: number;
+}
+
+/** A compromised card abused for several days alongside the genuine customer's own spending. */
+export interface CompromisedCardKnobs {
+  /** Days the card is abused, [min, max] (integers, inclusive). */
+  readonly days: readonly [number, number];
+  /** Fraudulent transactions per abused day, [min, max] (integers, inclusive). */
+  readonly perDay: readonly [number, number];
+  /** Share of the fraudulent transactions made online (the rest in person with a cloned card). */
+  readonly online: number;
+  /** Share of episodes whose in-person use is in a city at least 300 km from home. */
+  readonly farShare: number;
+  /** Probability that the next transaction continues the current burst (else a new session). */
+  readonly burstContinue: number;
+}
 
 export interface SimConfig {
   readonly name: string;
@@ -38,14 +73,54 @@ export interface SimConfig {
   readonly offsetStampShare: number;
   /** Share of in-person transactions that reach the detector late (offline terminals). */
   readonly lateShare: number;
+  // Optional knobs (see sim.draw.ts). Absent, a knob keeps the original behaviour and draws no
+  // random number, so configurations written before them simulate exactly as they did.
+  /** Multiplies every amount except fixed price points (app stores, card-testing probes). */
+  readonly spendScale?: number;
+  /** Multiplies every customer's transaction rates. */
+  readonly activityScale?: number;
+  /** Spread of ln(activity) across customers (built-in 0.4). */
+  readonly activitySigma?: number;
+  /** Multiplies the spread of ln(amount) of every category. */
+  readonly amountSigmaScale?: number;
+  /** Per-category changes to usage, rate, price, spread and online share. */
+  readonly categories?: Readonly<
+    Partial<Record<MerchantCategory, CategoryKnobs>>
+  >;
+  /** Hour habits of the customers who are not night owls (built-in: three, equally likely). */
+  readonly hourHabits?: ReadonlyArray<{
+    readonly mix: HourMix;
+    readonly weight: number;
+  }>;
+  /** Per-customer spread (hours) of the habit centres; spreads and weights vary with it too. */
+  readonly hourJitter?: number;
+  /** Amounts are capped at this many currency units (the contract's limit); no cap if absent. */
+  readonly maxAmount?: number;
   readonly fraud: {
     /** Fraud episodes per customer per year of observed period. */
     readonly episodesPerYear: number;
-    readonly mix: Readonly<Record<Scenario, number>>;
+    /** Scenario weights; a scenario missing here is never drawn (weight 0). */
+    readonly mix: Readonly<Partial<Record<Scenario, number>>>;
     /** Multiplies fraud amount factors: below 1 the fraud looks more like normal spend. */
     readonly amountScale: number;
-    /** Probability a fraud episode is placed at local night. */
+    /** Probability a fraud episode (or compromised-card transaction) is placed at local night. */
     readonly nightShare: number;
+    /** Spread of ln(per-episode amount multiplier): some episodes large, others modest. */
+    readonly amountSigma?: number;
+    /** Multiplies the number of transactions of every burst. */
+    readonly burstScale?: number;
+    /** Multiplies the minutes between transactions of a burst. */
+    readonly spacingScale?: number;
+    /** Local hours of fraud not placed at night (built-in: uniform 8-23 h). */
+    readonly dayHours?: HourMix;
+    /** Category weights fraudsters use in account takeover and compromised cards. */
+    readonly categories?: Readonly<Partial<Record<MerchantCategory, number>>>;
+    /** Compromised-card amount in a category, as a multiple of the customer's median there. */
+    readonly categoryAmount?: Readonly<
+      Partial<Record<MerchantCategory, number>>
+    >;
+    /** The `compromised_card` scenario (built-in defaults if absent). */
+    readonly compromised?: CompromisedCardKnobs;
   };
 }
 

@@ -6,7 +6,13 @@ import {
   type TransactionInput,
 } from '@ml/anomaly-features';
 import { Rng } from './sim.random';
-import { SCENARIOS, type Scenario, type SimConfig } from './sim.config';
+import {
+  SCENARIOS,
+  type CompromisedCardKnobs,
+  type HourMix,
+  type Scenario,
+  type SimConfig,
+} from './sim.config';
 import {
   CITIES,
   COUNTRIES,
@@ -47,7 +53,7 @@ interface Customer {
   readonly home: GeoPoint;
   readonly homeGiven: boolean;
   readonly offsetStamps: boolean;
-  readonly hours: ReadonlyArray<readonly [number, number, number]>;
+  readonly hours: HourMix;
   readonly habits: Readonly<Record<MerchantCategory, CategoryHabit>>;
   readonly transitWeekly: number;
   readonly appStoreWeekly: number;
@@ -86,7 +92,8 @@ const DAY = 86_400_000;
 const HOUR = 3_600_000;
 const MIN = 60_000;
 
-const BASE: Readonly<
+/** Built-in habit of each category (the knobs of `SimConfig.categories` multiply these). */
+export const BASE: Readonly<
   Record<
     MerchantCategory,
     {
@@ -136,9 +143,7 @@ const BASE: Readonly<
 };
 
 // Hour-of-day mixtures (local time): [centre, spread, weight].
-const HOUR_TYPES: ReadonlyArray<
-  ReadonlyArray<readonly [number, number, number]>
-> = [
+export const HOUR_TYPES: readonly HourMix[] = [
   [
     [12.5, 2.5, 0.5],
     [18.5, 2, 0.5],
@@ -152,7 +157,7 @@ const HOUR_TYPES: ReadonlyArray<
     [21.5, 1.5, 0.5],
   ],
 ];
-const NIGHT_HOURS: ReadonlyArray<readonly [number, number, number]> = [
+export const NIGHT_HOURS: HourMix = [
   [23.5, 2, 0.5],
   [2.5, 2, 0.5],
 ];
@@ -178,15 +183,35 @@ function countryOf(city: City): Country {
   return COUNTRIES[city.country];
 }
 
-function sampleHour(
-  rng: Rng,
-  mix: ReadonlyArray<readonly [number, number, number]>,
-): number {
+function sampleHour(rng: Rng, mix: HourMix): number {
   const [centre, spread] = rng.weighted(
     mix,
     mix.map((m) => m[2]),
   );
   return (((centre + spread * rng.normal()) % 24) + 24) % 24;
+}
+
+// A customer's hour habit: the population's habits (or the built-in ones), shifted per customer.
+function pickHours(cfg: SimConfig, rng: Rng, night: boolean): HourMix {
+  const habits = cfg.hourHabits;
+  let mix: HourMix;
+  if (night) mix = NIGHT_HOURS;
+  else if (habits)
+    mix = rng.weighted(
+      habits.map((h) => h.mix),
+      habits.map((h) => h.weight),
+    );
+  else mix = rng.pick(HOUR_TYPES);
+  const jitter = cfg.hourJitter;
+  if (!jitter) return mix;
+  return mix.map(
+    ([centre, spread, weight]) =>
+      [
+        centre + jitter * rng.normal(),
+        spread * rng.lognormal(1, 0.3),
+        weight * rng.lognormal(1, 0.5),
+      ] as const,
+  );
 }
 
 function makeCustomer(cfg: SimConfig, rng: Rng, index: number): Customer {
@@ -197,23 +222,34 @@ function makeCustomer(cfg: SimConfig, rng: Rng, index: number): Customer {
   );
   const city = rng.pick(citiesOf(code));
   const country = COUNTRIES[code];
-  const income = Math.exp(cfg.incomeSigma * rng.normal());
-  const activity = rng.lognormal(1, 0.4);
+  // The spending scale rides on income, which every amount of the customer's scales with.
+  const income =
+    Math.exp(cfg.incomeSigma * rng.normal()) * (cfg.spendScale ?? 1);
+  const activity = rng.lognormal(1, cfg.activitySigma ?? 0.4);
+  const rate = cfg.activityScale ?? 1;
+  const sigmaScale = cfg.amountSigmaScale ?? 1;
   const affinity = rng.lognormal(cfg.onlineAffinity, 0.4);
   const habits = {} as Record<MerchantCategory, CategoryHabit>;
   let wSum = 0;
   let wLog = 0;
   for (const cat of MERCHANT_CATEGORIES) {
     const b = BASE[cat];
-    const uses = rng.chance(b.uses);
-    const weekly = uses ? b.weekly * activity * rng.lognormal(1, 0.5) : 0.004;
+    const k = cfg.categories?.[cat];
+    const uses = rng.chance(k?.uses ?? b.uses);
+    const weekly = uses
+      ? b.weekly * ((k?.rate ?? 1) * rate) * activity * rng.lognormal(1, 0.5)
+      : 0.004;
     const medianUsd =
-      b.median * income * country.priceLevel * rng.lognormal(1, 0.25);
+      b.median *
+      (k?.median ?? 1) *
+      income *
+      country.priceLevel *
+      rng.lognormal(1, 0.25);
     habits[cat] = {
       weekly,
       medianUsd,
-      sigma: b.sigma * rng.uniform(0.7, 1.2),
-      online: Math.min(0.95, b.online * affinity),
+      sigma: b.sigma * ((k?.sigma ?? 1) * sigmaScale) * rng.uniform(0.7, 1.2),
+      online: Math.min(0.95, b.online * (k?.online ?? 1) * affinity),
     };
     wSum += weekly;
     wLog += weekly * Math.log(medianUsd);
@@ -227,11 +263,11 @@ function makeCustomer(cfg: SimConfig, rng: Rng, index: number): Customer {
     home: jitter(rng, city, 8),
     homeGiven: rng.chance(cfg.homeGivenShare),
     offsetStamps: rng.chance(cfg.offsetStampShare),
-    hours: night ? NIGHT_HOURS : rng.pick(HOUR_TYPES),
+    hours: pickHours(cfg, rng, night),
     habits,
-    transitWeekly: rng.chance(0.3) ? rng.uniform(2, 6) : 0,
-    appStoreWeekly: rng.chance(0.12) ? rng.uniform(0.2, 1) : 0,
-    atmWeekly: rng.chance(0.45) ? rng.lognormal(0.5, 0.5) : 0,
+    transitWeekly: rng.chance(0.3) ? rng.uniform(2, 6) * rate : 0,
+    appStoreWeekly: rng.chance(0.12) ? rng.uniform(0.2, 1) * rate : 0,
+    atmWeekly: rng.chance(0.45) ? rng.lognormal(0.5, 0.5) * rate : 0,
     atmMedianUsd: 100 * income * country.priceLevel,
     typicalUsd: Math.exp(wLog / wSum),
     income,
@@ -306,6 +342,7 @@ function legitEvents(
   startMs: number,
 ): Event[] {
   const events: Event[] = [];
+  const spend = cfg.spendScale ?? 1;
   const add = (
     ts: number,
     usd: number,
@@ -374,7 +411,7 @@ function legitEvents(
     for (let k = rng.poisson(c.transitWeekly / 7); k > 0; k--) {
       add(
         at(),
-        rng.uniform(1.2, 3.2) * countryOf(city).priceLevel,
+        rng.uniform(1.2, 3.2) * countryOf(city).priceLevel * spend,
         'gas_transport',
         false,
       );
@@ -437,9 +474,28 @@ function fraudEvents(
 ): Event[] {
   const first = Math.max(0, c.joinDay);
   const years = (cfg.days - first) / 365;
-  const episodes = rng.poisson(cfg.fraud.episodesPerYear * years);
-  const s = cfg.fraud.amountScale;
+  const f = cfg.fraud;
+  const episodes = rng.poisson(f.episodesPerYear * years);
+  const spend = cfg.spendScale ?? 1;
+  const gap = MIN * (f.spacingScale ?? 1);
+  // Scenarios the mix names (the original six in configurations that predate the others).
+  const scenarios = SCENARIOS.filter((x) => f.mix[x] !== undefined);
+  const weights = scenarios.map((x) => f.mix[x] ?? 0);
   const out: Event[] = [];
+  // Transactions in a burst of [lo, hi], scaled by the configuration's burst length.
+  const burst = (lo: number, hi: number): number => {
+    const b = f.burstScale;
+    if (b === undefined) return rng.int(lo, hi);
+    const from = Math.max(1, Math.round(lo * b));
+    return rng.int(from, Math.max(from, Math.round(hi * b)));
+  };
+  // Local hour of a fraudulent transaction: night with probability nightShare, else day hours.
+  const fraudHour = (): number =>
+    rng.chance(f.nightShare)
+      ? rng.uniform(0, 5)
+      : f.dayHours
+        ? sampleHour(rng, f.dayHours)
+        : rng.uniform(8, 23);
   const push = (
     e: Omit<Event, 'fraud' | 'scenario'>,
     scenario: Scenario,
@@ -467,14 +523,13 @@ function fraudEvents(
     );
 
   for (let e = 0; e < episodes; e++) {
-    let scenario = rng.weighted(
-      SCENARIOS,
-      SCENARIOS.map((x) => cfg.fraud.mix[x]),
-    );
+    let scenario = rng.weighted(scenarios, weights);
     const day = rng.int(first, cfg.days - 1);
-    const night = rng.chance(cfg.fraud.nightShare);
-    const localStart = night ? rng.uniform(0, 5) : rng.uniform(8, 23);
-    let t = localDayStart(startMs, day, c.city) + localStart * HOUR;
+    let t = localDayStart(startMs, day, c.city) + fraudHour() * HOUR;
+    const s =
+      f.amountSigma === undefined
+        ? f.amountScale
+        : f.amountScale * rng.lognormal(1, f.amountSigma);
 
     const anchors = legit.filter(
       (x) =>
@@ -489,7 +544,7 @@ function fraudEvents(
     switch (scenario) {
       case 'card_testing': {
         const currency = rng.chance(0.5) ? 'USD' : undefined;
-        for (let k = rng.int(3, 8); k > 0; k--) {
+        for (let k = burst(3, 8); k > 0; k--) {
           homeOnline(
             t,
             rng.uniform(0.5, 2.5),
@@ -497,14 +552,14 @@ function fraudEvents(
             scenario,
             currency,
           );
-          t += rng.uniform(0.5, 8) * MIN;
+          t += rng.uniform(0.5, 8) * gap;
         }
         if (rng.chance(0.6)) {
-          for (let k = rng.int(1, 2); k > 0; k--) {
-            t += rng.uniform(20, 360) * MIN;
+          for (let k = burst(1, 2); k > 0; k--) {
+            t += rng.uniform(20, 360) * gap;
             homeOnline(
               t,
-              Math.max(150, c.typicalUsd * rng.uniform(4, 20) * s),
+              Math.max(150 * spend, c.typicalUsd * rng.uniform(4, 20) * s),
               rng.pick<MerchantCategory>([
                 'shopping',
                 'travel',
@@ -525,28 +580,31 @@ function fraudEvents(
           'travel',
           'misc',
         ];
-        for (let k = rng.int(3, 9); k > 0; k--) {
+        const pool = f.categories ? fraudCategories(f.categories) : undefined;
+        for (let k = burst(3, 9); k > 0; k--) {
           homeOnline(
             t,
             c.typicalUsd * rng.uniform(2, 12) * s,
-            rng.weighted(cats, [0.4, 0.2, 0.2, 0.2]),
+            pool
+              ? rng.weighted(pool.cats, pool.weights)
+              : rng.weighted(cats, [0.4, 0.2, 0.2, 0.2]),
             scenario,
             currency,
           );
-          t += rng.uniform(3, 30) * MIN;
+          t += rng.uniform(3, 30) * gap;
         }
         break;
       }
       case 'night_online': {
         t = localDayStart(startMs, day, c.city) + rng.uniform(0, 5) * HOUR;
-        for (let k = rng.int(1, 2); k > 0; k--) {
+        for (let k = burst(1, 2); k > 0; k--) {
           homeOnline(
             t,
             c.typicalUsd * rng.uniform(6, 30) * s,
             rng.pick<MerchantCategory>(['shopping', 'travel']),
             scenario,
           );
-          t += rng.uniform(5, 60) * MIN;
+          t += rng.uniform(5, 60) * gap;
         }
         break;
       }
@@ -554,10 +612,10 @@ function fraudEvents(
         const anchor = rng.pick(anchors);
         const city = farCity(rng, c, 1500);
         t = anchor.ts + rng.uniform(10, 120) * MIN;
-        for (let k = rng.int(1, 4); k > 0; k--) {
+        for (let k = burst(1, 4); k > 0; k--) {
           const atm = rng.chance(0.2);
           const usd = atm
-            ? rng.uniform(150, 500) * s
+            ? rng.uniform(150, 500) * s * spend
             : c.typicalUsd * rng.uniform(1.5, 8) * s;
           const country = countryOf(city);
           push(
@@ -575,16 +633,11 @@ function fraudEvents(
               channel: atm ? 'atm' : 'in_store',
               city,
               at: jitter(rng, city, 8),
-              cash: atm
-                ? Math.max(
-                    1,
-                    Math.round((usd * country.perUsd) / country.cashStep),
-                  ) * country.cashStep
-                : undefined,
+              cash: atm ? cashOf(usd, country) : undefined,
             },
             scenario,
           );
-          t += rng.uniform(10, 60) * MIN;
+          t += rng.uniform(10, 60) * gap;
         }
         break;
       }
@@ -598,10 +651,11 @@ function fraudEvents(
             : [...MERCHANT_CATEGORIES]
                 .sort((a, b) => c.habits[a].weekly - c.habits[b].weekly)
                 .slice(0, 2);
-        for (let k = rng.int(1, 3); k > 0; k--) {
+        for (let k = burst(1, 3); k > 0; k--) {
           const cat = rng.pick(pool);
           const usd =
             BASE[cat].median *
+            (cfg.categories?.[cat]?.median ?? 1) *
             c.income *
             c.country.priceLevel *
             rng.uniform(2, 8) *
@@ -619,7 +673,7 @@ function fraudEvents(
               },
               scenario,
             );
-          t += rng.uniform(10, 240) * MIN;
+          t += rng.uniform(10, 240) * gap;
         }
         break;
       }
@@ -628,11 +682,10 @@ function fraudEvents(
         const country = countryOf(city);
         if (rng.chance(0.5))
           t = localDayStart(startMs, day, city) + rng.uniform(0, 5) * HOUR;
-        for (let k = rng.int(2, 6); k > 0; k--) {
-          const usd = rng.uniform(200, 800) * Math.sqrt(s) * country.priceLevel;
-          const cash =
-            Math.max(1, Math.round((usd * country.perUsd) / country.cashStep)) *
-            country.cashStep;
+        for (let k = burst(2, 6); k > 0; k--) {
+          const usd =
+            rng.uniform(200, 800) * Math.sqrt(s) * country.priceLevel * spend;
+          const cash = cashOf(usd, country);
           push(
             {
               ts: t,
@@ -648,13 +701,93 @@ function fraudEvents(
             },
             scenario,
           );
-          t += rng.uniform(5, 40) * MIN;
+          t += rng.uniform(5, 40) * gap;
+        }
+        break;
+      }
+      case 'compromised_card': {
+        // The card details are stolen and used for days, while the genuine customer keeps using
+        // the card (their own transactions continue in the stream).
+        const k = f.compromised ?? DEFAULT_COMPROMISED;
+        const pool = fraudCategories(f.categories ?? DEFAULT_FRAUD_CATEGORIES);
+        const span = rng.int(k.days[0], k.days[1]);
+        const city = rng.chance(k.farShare) ? farCity(rng, c, 300) : c.city;
+        const country = countryOf(city);
+        for (let d = 0; d < span; d++) {
+          // The first day starts at the episode's hour, later days at a fresh fraud hour.
+          if (d > 0)
+            t = localDayStart(startMs, day + d, c.city) + fraudHour() * HOUR;
+          for (let n = rng.int(k.perDay[0], k.perDay[1]); n > 0; n--) {
+            const cat = rng.weighted(pool.cats, pool.weights);
+            const usd =
+              c.habits[cat].medianUsd *
+              (f.categoryAmount?.[cat] ?? 1) *
+              rng.lognormal(1, 0.35) *
+              s;
+            if (rng.chance(k.online)) homeOnline(t, usd, cat, scenario);
+            else {
+              const atm = cat === 'misc' && rng.chance(0.4);
+              // Cloned cards are used where the fraudster is: local time of that city.
+              const at =
+                city === c.city
+                  ? jitter(rng, c.home, 15)
+                  : jitter(rng, city, 8);
+              push(
+                {
+                  ts: t + (c.city.tz - city.tz) * HOUR,
+                  usd,
+                  category: cat,
+                  channel: atm ? 'atm' : 'in_store',
+                  city,
+                  at,
+                  cash: atm ? cashOf(usd, country) : undefined,
+                },
+                scenario,
+              );
+            }
+            t = rng.chance(k.burstContinue)
+              ? t + rng.uniform(2, 40) * gap
+              : localDayStart(startMs, day + d, c.city) + fraudHour() * HOUR;
+          }
         }
         break;
       }
     }
   }
   return out;
+}
+
+const DEFAULT_COMPROMISED: CompromisedCardKnobs = {
+  days: [1, 7],
+  perDay: [2, 5],
+  online: 0.6,
+  farShare: 0.4,
+  burstContinue: 0.5,
+};
+
+const DEFAULT_FRAUD_CATEGORIES: Readonly<
+  Partial<Record<MerchantCategory, number>>
+> = {
+  shopping: 0.35,
+  entertainment: 0.15,
+  travel: 0.15,
+  misc: 0.15,
+  restaurants: 0.1,
+  grocery: 0.1,
+};
+
+function fraudCategories(
+  weights: Readonly<Partial<Record<MerchantCategory, number>>>,
+): { cats: MerchantCategory[]; weights: number[] } {
+  const cats = MERCHANT_CATEGORIES.filter((x) => (weights[x] ?? 0) > 0);
+  return { cats, weights: cats.map((x) => weights[x] ?? 0) };
+}
+
+function cashOf(usd: number, country: Country): number {
+  return (
+    Math.max(1, Math.round((usd * country.perUsd) / country.cashStep)) *
+    country.cashStep
+  );
 }
 
 function pad(n: number, w = 2): string {
@@ -679,12 +812,12 @@ function txId(rng: Rng): string {
   return part() + part();
 }
 
-function toAmount(e: Event, currency: string): number {
-  if (e.cash !== undefined) return e.cash;
+function toAmount(e: Event, currency: string, max = Infinity): number {
+  if (e.cash !== undefined) return Math.min(e.cash, max);
   const country =
     Object.values(COUNTRIES).find((x) => x.currency === currency) ??
     COUNTRIES['US'];
-  const local = e.usd * country.perUsd;
+  const local = Math.min(e.usd * country.perUsd, max);
   if (country.decimals === 0) return Math.max(1, Math.round(local));
   return Math.max(0.01, Math.round(local * 100) / 100);
 }
@@ -720,7 +853,7 @@ export function simulateCustomer(
     const tx: TransactionInput = {
       transaction_id: `tx_${txId(rng)}`,
       user_id: c.id,
-      amount: toAmount(e, currency),
+      amount: toAmount(e, currency, cfg.maxAmount),
       currency,
       timestamp: c.offsetStamps
         ? isoWithOffset(ts, tz)
