@@ -104,6 +104,43 @@ describe('PredictionCache', () => {
   });
 
   describe('single-flight', () => {
+    it('computes once when a concurrent miss read the store before the first result was written', async () => {
+      // Reads that answer one by one, the second only after the first caller's compute and write
+      // were issued (a shared store under load answers each read in its own round trip).
+      const backing = new MemoryStore({ max: 10 });
+      const reads: (() => void)[] = [];
+      const writes = deferred<void>();
+      const store: CacheStore = {
+        get: async <T extends JsonValue>() => {
+          await new Promise<void>((resolve) => reads.push(resolve));
+          return undefined as T | undefined;
+        },
+        set: async (key, value, ttl) => {
+          await writes.promise;
+          await backing.set(key, value, ttl);
+        },
+        delete: (key) => backing.delete(key),
+      };
+      const cache = new PredictionCache({ name: 'p', store });
+      let runs = 0;
+      const compute = async () => ({ label: `run-${++runs}` });
+      const first = cache.getOrCompute('k', compute, HOUR);
+      const second = cache.getOrCompute('k', compute, HOUR);
+      await settle();
+      reads.shift()?.();
+      expect(await first).toEqual({ value: { label: 'run-1' }, cached: false });
+      reads.shift()?.();
+      expect(await second).toEqual({ value: { label: 'run-1' }, cached: false });
+      expect(runs).toBe(1);
+      // Once the write has settled, a new caller reads the store (here: still a miss) and computes.
+      writes.resolve();
+      await settle();
+      const third = cache.getOrCompute('k', compute, HOUR);
+      await settle();
+      reads.shift()?.();
+      expect(await third).toEqual({ value: { label: 'run-2' }, cached: false });
+    });
+
     it('runs one compute for N concurrent misses and shares its result', async () => {
       const cache = new PredictionCache({
         name: 'p',

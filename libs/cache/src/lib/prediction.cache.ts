@@ -69,6 +69,9 @@ export class PredictionCache {
   private readonly store: CacheStore;
   private readonly listeners: Listeners<PredictionCacheEvents>;
   private readonly inflight = new Map<string, Promise<JsonValue>>();
+  /** Values computed whose store write has not settled yet, with the sequence number they got. */
+  private readonly computed = new Map<string, { value: JsonValue; at: number }>();
+  private sequence = 0;
   private readonly unsubscribeStore: Unsubscribe;
   private hits = 0;
   private misses = 0;
@@ -120,13 +123,20 @@ export class PredictionCache {
     const joined = this.join<T>(key);
     if (joined) return joined;
 
+    const readFrom = ++this.sequence;
     const found = await this.read<T>(key, budget);
     if (found !== undefined) {
       this.hits += 1;
       this.listeners.emit('hit', { cache: this.name, key });
       return { value: found, cached: true };
     }
-    // Another caller may have started computing while we were reading the store.
+    // Another caller may have started computing while we were reading the store, or finished
+    // after our read was sent (its write not yet visible to that read): share its result.
+    const done = this.computed.get(key);
+    if (done && done.at > readFrom) {
+      this.countMiss(key, true);
+      return { value: done.value as T, cached: false };
+    }
     return this.join<T>(key) ?? this.start(key, compute, ttlMs);
   }
 
@@ -194,8 +204,14 @@ export class PredictionCache {
     const value = await compute();
     // Fire and forget: the prediction is good even if it cannot be kept (outage, or a value JSON
     // cannot carry), and the caller must never wait on the store's write. The write is issued
-    // now, so a later read of this process (same connection, same order) finds it.
-    void this.write(key, value, ttlMs);
+    // now, so a later read of this process (same connection, same order) finds it; until it has
+    // settled the value is kept for callers whose store read was already on its way.
+    const entry = { value: value as JsonValue, at: ++this.sequence };
+    this.computed.set(key, entry);
+    const forget = () => {
+      if (this.computed.get(key) === entry) this.computed.delete(key);
+    };
+    void this.write(key, value, ttlMs).finally(forget);
     return value;
   }
 
