@@ -44,7 +44,12 @@ export function installAdmission(fastify: FastifyInstance, options: AdmissionHoo
     const controller = target === undefined ? undefined : options.controllers.get(target);
     if (!controller) return done();
     try {
-      (request as Admitted)[ADMISSION] = controller.admit(options.keyOf(request), options.remainingMs(request));
+      const admission = controller.admit(options.keyOf(request), options.remainingMs(request));
+      (request as Admitted)[ADMISSION] = admission;
+      // The response's 'close' fires once it has been sent or its connection is gone, whichever
+      // comes first: a client that hangs up after sending its whole request fires neither
+      // onResponse nor onRequestAbort, and would otherwise stay counted in flight for ever.
+      reply.raw.once('close', () => admission.release());
     } catch (e) {
       if (!(e instanceof OverloadedError)) return done(e as Error);
       options.onShed?.(e);

@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ProblemFilter } from '@ml/errors';
 import { MetricsModule } from '@ml/metrics';
+import { connect } from 'node:net';
 import { request } from 'undici';
 import { loadAdmissionSettings } from './admission.config';
 import { AdmissionModule, AdmissionService } from './admission.module';
@@ -82,6 +83,24 @@ describe('AdmissionModule on a real app', () => {
     const text = await metrics.body.text();
     expect(text).toMatch(/ml_load_shed_total\{target="slow",reason="deadline"(,service="test")?\} 1/);
     expect(text).toMatch(/ml_admission_in_flight\{target="slow"/);
+  });
+
+  it('releases a request whose client hung up after sending all of it (no response, no abort hook)', async () => {
+    const service = app.get(AdmissionService);
+    const { port, hostname } = new URL(base);
+    const body = '{}';
+    const sockets = Array.from({ length: 5 }, () => {
+      const socket = connect(Number(port), hostname);
+      socket.on('error', () => undefined);
+      socket.write(`POST /predict/slow?ms=200 HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${body.length}\r\n\r\n${body}`);
+      return socket;
+    });
+    for (let i = 0; i < 50 && service.snapshot()['slow'].inFlight < 5; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(service.snapshot()['slow'].inFlight).toBe(5);
+    for (const s of sockets) s.destroy();
+    for (let i = 0; i < 100 && service.snapshot()['slow'].inFlight > 0; i++) await new Promise((r) => setTimeout(r, 10));
+    expect(service.snapshot()['slow'].inFlight).toBe(0);
+    expect((await post('/predict/slow')).status).toBe(200);
   });
 });
 

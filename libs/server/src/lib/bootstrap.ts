@@ -100,6 +100,9 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
   const lifecycle = app.get(LifecycleService);
   fastify.addHook('onRequest', (request, reply, done) => {
     lifecycle.requestStarted();
+    // Counted out once, when the response has been sent or its connection is gone (a client
+    // that hangs up after sending its whole request fires neither onResponse nor onRequestAbort).
+    reply.raw.once('close', () => lifecycle.requestFinished());
     reply.header('x-request-id', request.id);
     reply.header('x-content-type-options', 'nosniff');
     reply.header('referrer-policy', 'no-referrer');
@@ -113,15 +116,6 @@ export async function createService(options: ServiceOptions): Promise<NestFastif
   fastify.addHook('onSend', (_request, reply, payload, done) => {
     if (lifecycle.draining) reply.header('connection', 'close');
     done(null, payload);
-  });
-  fastify.addHook('onResponse', (_request, _reply, done) => {
-    lifecycle.requestFinished();
-    done();
-  });
-  // A client that goes away mid-request must not leave the in-flight count high.
-  fastify.addHook('onRequestAbort', (_request, done) => {
-    lifecycle.requestFinished();
-    done();
   });
   installJsonBody(fastify, limits);
   installMethodNotAllowed(fastify, new Logger('ProblemFilter'));
