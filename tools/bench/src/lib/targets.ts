@@ -157,5 +157,7 @@ export async function startDeployedApp(name: string, options: DeployedAppOptions
     readyPath: '/health/ready',
     logFile: options.logFile,
   });
-  return { ...server, overrides, logFile: options.logFile };
+  // The port changes with every start: listed as what it is, so runs compare.
+  const listed = overrides.map((o) => (o.name === 'PORT' ? { ...o, bench: '<free port>' } : o));
+  return { ...server, overrides: listed, logFile: options.logFile };
 }
