@@ -169,23 +169,33 @@ function overridesText(): string[] {
   });
 }
 
+/**
+ * Load curves of gateway misses, hits and the bare server. The pair is started afresh for every
+ * point and series: a load generator that stops leaves its in-flight requests counted as in flight
+ * by the apps' admission control (2026-12-04), and one pair sheds everything after a few points.
+ */
 async function sweep(generator: QueryGenerator): Promise<void> {
   const startedAt = new Date();
   const level = logLevels[0];
   const levels = (args.levels ?? '').split(',').map((c) => Number(c.trim()));
   const point = { durationSec: Number(args['point-duration']), warmupSec: Number(args['point-warmup']) };
   const bare = await startBareServer('batched', modelPath());
-  let stack: Stack | undefined;
   try {
-    stack = await startStack(level, 'sweep');
     const missCursor = new QueryCursor(new QueryGenerator(corpus(), 2));
     const hitCursor = new QueryCursor(new QueryGenerator(corpus(), 99), Number(args['hit-pool']));
     const bareCursor = new QueryCursor(generator);
-    const gw = stack.gateway.url;
+    const onFreshPair = (cursor: QueryCursor, tag: string) => async (c: number) => {
+      const stack = await startStack(level, `sweep-${tag}-c${c}`);
+      try {
+        return await load(stack.gateway.url, cursor, { connections: c, ...point });
+      } finally {
+        await stack.stop();
+      }
+    };
     const series = await runSweep(
       [
-        { name: 'gateway -> app, cache misses', load: (c) => load(gw, missCursor, { connections: c, ...point }) },
-        { name: 'gateway, cache hits', load: (c) => load(gw, hitCursor, { connections: c, ...point }) },
+        { name: 'gateway -> app, cache misses', load: onFreshPair(missCursor, 'miss') },
+        { name: 'gateway, cache hits', load: onFreshPair(hitCursor, 'hit') },
         { name: 'bare-batched (baseline)', baseline: true, load: (c) => load(bare.url, bareCursor, { connections: c, ...point }) },
       ],
       levels,
@@ -197,19 +207,19 @@ async function sweep(generator: QueryGenerator): Promise<void> {
       notes: [
         `\`npm run bench:gateway -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
           `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
-        `Closed loop, autocannon, \`POST /predict/intent\` with an API key; ${point.durationSec} s measured after ${point.warmupSec} s warm-up per point; all three targets running throughout, ` +
-          `measured one at a time, their order alternating from one point to the next. Misses: every query distinct (the deployed 10,000-entry cache evicts). Hits: a pool of ${args['hit-pool']} queries. ` +
-          `autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
-        `The gateway and the intent classifier each run in their own process as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, ConfigMap, Secret and Deployment env, logs to files) except:`,
+        `Closed loop, autocannon, \`POST /predict/intent\` with an API key; ${point.durationSec} s measured after ${point.warmupSec} s warm-up per point; ` +
+          `the series measured one at a time, their order alternating from one point to the next. Misses: every query distinct (the deployed 10,000-entry cache evicts). ` +
+          `Hits: a pool of ${args['hit-pool']} queries, warmed by the point's warm-up. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
+        `The gateway and the intent classifier each run in their own process as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, ConfigMap, Secret and Deployment env, logs to files), ` +
+          `started afresh for every point of the gateway series (a stopped load generator's in-flight requests stay counted by the apps' admission control, which after a few points on one pair shed every request), except:`,
         overrides.map((o) => `- ${o}`).join('\n'),
-        `The baseline is \`bare-server.ts --kind batched\`: node:http, one ONNX session, one run for whatever arrived within 1 ms (at most 32), no gateway.`,
+        `The baseline is \`bare-server.ts --kind batched\`: node:http, one ONNX session, one run for whatever arrived within 1 ms (at most 32), no gateway; it runs throughout.`,
       ],
       series,
       meta: { benchmark: 'gateway-sweep', startedAt: startedAt.toISOString(), args, overrides: overridesByApp },
     });
     console.log(`\nsweep page: ${relative(WORKSPACE_ROOT, page)}`);
   } finally {
-    await stack?.stop();
     await bare.stop();
   }
 }

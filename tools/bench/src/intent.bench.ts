@@ -539,7 +539,12 @@ async function startIntentApp(id: string, version: string, workers: number, logL
   return app;
 }
 
-/** `--sweep`: load curves of bare-batched and the app, both running, interleaved point by point. */
+/**
+ * `--sweep`: load curves of bare-batched and the app, interleaved point by point. The bare server runs
+ * throughout; the app is started afresh for every point: a load generator that stops closes its
+ * connections with requests in flight, and the app (2026-12-04) keeps counting those as in flight in
+ * its admission control, which after a few points sheds every request (see README, Performance).
+ */
 async function sweep(model: { version: string; path: string }, generator: QueryGenerator): Promise<void> {
   const startedAt = new Date();
   const level = opts.logLevels[0];
@@ -547,20 +552,29 @@ async function sweep(model: { version: string; path: string }, generator: QueryG
   const appName = `app (log=${level}${workers !== 1 ? `, workers=${workers}` : ''})`;
   await waitForQuiet();
   const bare = await startBareServer('batched', model.path);
-  let app: RunningServer | undefined;
   try {
-    app = await startIntentApp(appName, model.version, workers, level, 'sweep');
-    const target = (name: string, server: RunningServer, baseline: boolean) => {
-      const cursor = new QueryCursor(generator);
-      return {
-        name,
-        baseline,
-        load: (connections: number) =>
-          runLoad(server.url, { connections, durationSec: opts.pointDurationSec, warmupSec: opts.pointWarmupSec, path: '/predict/intent', body: () => JSON.stringify({ query: cursor.next() }) }),
-      };
-    };
-    await checkAnswers(app.url, '/predict/intent', JSON.stringify({ query: 'how do I reset my card pin' }), 'intent');
-    const series = await runSweep([target(appName, app, false), target('bare-batched (baseline)', bare, true)], opts.levels);
+    const point = (url: string, connections: number, cursor: QueryCursor) =>
+      runLoad(url, { connections, durationSec: opts.pointDurationSec, warmupSec: opts.pointWarmupSec, path: '/predict/intent', body: () => JSON.stringify({ query: cursor.next() }) });
+    const appCursor = new QueryCursor(generator);
+    const bareCursor = new QueryCursor(generator);
+    const series = await runSweep(
+      [
+        {
+          name: appName,
+          load: async (connections) => {
+            const app = await startIntentApp(appName, model.version, workers, level, `sweep-c${connections}`);
+            try {
+              await checkAnswers(app.url, '/predict/intent', JSON.stringify({ query: 'how do I reset my card pin' }), 'intent');
+              return await point(app.url, connections, appCursor);
+            } finally {
+              await app.stop();
+            }
+          },
+        },
+        { name: 'bare-batched (baseline)', baseline: true, load: (connections) => point(bare.url, connections, bareCursor) },
+      ],
+      opts.levels,
+    );
     const overrides = overridesByTarget[appName] ?? [];
     const stem = `intent-sweep-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
     const page = writeSweepReport(opts.out, {
@@ -570,18 +584,18 @@ async function sweep(model: { version: string; path: string }, generator: QueryG
         `\`npm run bench -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
           `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
         `Closed loop (each connection sends its next request when the answer arrives), autocannon, every request a distinct query; ` +
-          `${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, both targets running throughout and measured one at a time, ` +
+          `${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the two targets measured one at a time, ` +
           `their order alternating from one point to the next. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
         `The app (\`dist/apps/intent-classifier/main.js\`) runs as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, the ConfigMap and Deployment env, access log to a file) except: ` +
           overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +
-          `. The baseline is \`bare-server.ts --kind batched\`: node:http, one ONNX session, one run for whatever arrived within 1 ms (at most 32).`,
+          `. It is started afresh for every point: each stop of the load generator leaves the requests it had in flight counted as in flight by the app's admission control, ` +
+          `and on one process after a few points every request was shed (503). The baseline, \`bare-server.ts --kind batched\` (node:http, one ONNX session, one run for whatever arrived within 1 ms, at most 32), runs throughout.`,
       ],
       series,
       meta: { benchmark: 'intent-sweep', startedAt: startedAt.toISOString(), model, options: { ...opts, targets: [...opts.targets] }, overrides },
     });
     console.log(`\nsweep page: ${relative(WORKSPACE_ROOT, page)}`);
   } finally {
-    await app?.stop();
     await bare.stop();
   }
 }
