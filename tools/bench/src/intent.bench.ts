@@ -527,9 +527,10 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
 /** The app as deployed (k8s/intent-classifier.yaml), with only what this benchmark must change. */
 async function startIntentApp(id: string, version: string, workers: number, logLevel: string, round: number | string): Promise<RunningServer> {
   const changes: Record<string, EnvChange> = {
-    MODEL_DIR: { value: opts.modelDir, why: 'the local models directory' },
     MODEL_VERSION_INTENT_CLASSIFIER: { value: version, why: 'pinned to the file the bare servers load' },
   };
+  // The app's default is the repo's models/ (the image's own copy where deployed).
+  if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
   if (workers !== 1) changes['INFERENCE_WORKERS'] = { value: String(workers), why: '--workers' };
   if (opts.intraOpThreads !== 2) changes['INFERENCE_INTRA_OP_THREADS'] = { value: String(opts.intraOpThreads), why: '--intra-op-threads' };
   if (opts.nodeOptions !== DEPLOYED) changes['NODE_OPTIONS'] = { value: opts.nodeOptions, why: '--node-options' };
