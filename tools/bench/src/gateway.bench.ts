@@ -4,32 +4,64 @@
  *   - the gateway in front of the real intent-classifier app, single queries, every one a cache miss,
  *   - the same gateway answering from its cache (a small pool of queries, warmed first),
  *   - the latency the gateway adds at c=1: gateway -> app against the app alone (pre-opened connections).
+ * Both apps run as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=info, ...; logs to files), each its
+ * own process, with only the overrides a one-machine benchmark needs, which the report lists.
+ * `--log-level info,warn` runs the pair at each level; rounds interleave the configurations
+ * (bare, pair@info, pair@warn, then in reverse). `--sweep`: load curves instead.
  *
- *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/gateway.bench.ts [--duration 10] [--rounds 1]
+ *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/gateway.bench.ts [--duration 10] [--rounds 1] [--log-level info,warn] [--sweep]
  */
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
-import { join, resolve } from 'node:path';
+import { cpus, loadavg, tmpdir } from 'node:os';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
+import { describeOverrides } from './lib/deployed';
 import { killAllChildren } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
-import { runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
-import { LOAD_OPTIONS } from './lib/cli';
+import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
+import { runLoad, startBareServer, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
+import { log, LOAD_OPTIONS } from './lib/cli';
 
-const DEV_KEY = 'ml-dev-key-do-not-use-in-production';
+const USAGE = `usage: gateway.bench.ts [options]
+  --duration <s> --warmup <s> --rounds <n> --connections <n>   (10, 3, 1, 32)
+  --hit-pool <n>          distinct queries of the cache-hit scenario (200)
+  --log-level <list>      LOG_LEVEL of both apps, one configuration per level, e.g. info,warn (info, as deployed)
+  --log-dir <dir>         where the apps' log files go (<tmp>/ml-bench-logs/<run>)
+  --sweep                 load curves: bare, gateway misses and hits at every --levels concurrency
+  --levels <list>         (${SWEEP_LEVELS.join(',')})
+  --point-duration <s>    measured seconds per sweep point (3)
+  --point-warmup <s>      warm-up seconds per sweep point (1)
+  --corpus <dir> --out <dir>`;
+
 const { values: args } = parseArgs({
   options: {
     ...LOAD_OPTIONS,
     'hit-pool': { type: 'string', default: '200' },
     corpus: { type: 'string', default: 'tools/intent-trainer/data/validation' },
     out: { type: 'string', default: 'tools/bench/results' },
+    'log-level': { type: 'string', default: 'info' },
+    'log-dir': { type: 'string' },
+    sweep: { type: 'boolean', default: false },
+    levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
+    'point-duration': { type: 'string', default: '3' },
+    'point-warmup': { type: 'string', default: '1' },
+    help: { type: 'boolean', default: false },
   },
 });
 const durationSec = Number(args.duration);
 const warmupSec = Number(args.warmup);
 const rounds = Number(args.rounds);
 const connections = Number(args.connections);
+const logLevels = (args['log-level'] ?? 'info').split(',').map((l) => l.trim()).filter(Boolean);
+const runStamp = new Date().toISOString().replace(/[:.]/g, '-');
+const logDir = resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `gateway-${runStamp}`));
+const corpus = () => readCorpus(resolve(WORKSPACE_ROOT, args.corpus ?? ''));
+
+/** A key made for this run: the gateway runs with NODE_ENV=production, so the development key is refused. */
+const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
+const API_KEYS = `bench:${createHash('sha256').update(API_KEY).digest('hex')}`;
 
 function modelPath(): string {
   const dir = join(WORKSPACE_ROOT, 'models', 'intent-classifier');
@@ -39,81 +71,235 @@ function modelPath(): string {
 
 const queryBody = (cursor: QueryCursor) => () => JSON.stringify({ query: cursor.next() });
 
-interface Round {
-  bare: LoadResult;
+const load = (url: string, cursor: QueryCursor, over: Partial<Parameters<typeof runLoad>[1]> = {}) =>
+  runLoad(url, { connections, durationSec, warmupSec, path: '/predict/intent', method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: queryBody(cursor), ...over });
+
+interface Stack {
+  app: DeployedApp;
+  gateway: DeployedApp;
+  stop(): Promise<void>;
+}
+
+const overridesByApp: Record<string, EnvOverride[]> = {};
+
+/** The intent classifier and the gateway in front of it, each its own process, as deployed. */
+async function startStack(level: string, round: number | string): Promise<Stack> {
+  mkdirSync(logDir, { recursive: true });
+  const app = await startDeployedApp('intent-classifier', { logFile: join(logDir, `intent-classifier-log=${level}-r${round}.log`), logLevel: level });
+  try {
+    const gateway = await startDeployedApp('gateway', {
+      logFile: join(logDir, `gateway-log=${level}-r${round}.log`),
+      logLevel: level,
+      changes: {
+        INTENT_CLASSIFIER_URL: { value: app.url, why: 'the local intent-classifier process' },
+        ANOMALY_DETECTOR_URL: { value: 'http://127.0.0.1:9', why: 'not run here: a closed local port instead of an unresolvable name' },
+        ML_API_KEYS: { value: API_KEYS, why: 'a key made for this run' },
+        RATE_LIMIT_REQUESTS: { value: '100000000', why: 'raised: one key sends all the load' },
+      },
+    });
+    overridesByApp[`intent-classifier log=${level}`] = app.overrides;
+    overridesByApp[`gateway log=${level}`] = gateway.overrides;
+    return {
+      app,
+      gateway,
+      stop: async () => {
+        await gateway.stop();
+        await app.stop();
+      },
+    };
+  } catch (e) {
+    await app.stop();
+    throw e;
+  }
+}
+
+interface StackRound {
+  level: string;
   miss: LoadResult;
   hit: LoadResult;
   appC1: LoadResult;
   gatewayC1: LoadResult;
 }
 
-async function oneRound(generator: QueryGenerator): Promise<Round> {
-  const load = (url: string, cursor: QueryCursor, over: Partial<Parameters<typeof runLoad>[1]> = {}) =>
-    runLoad(url, { connections, durationSec, warmupSec, path: '/predict/intent', method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': DEV_KEY }, body: queryBody(cursor), ...over });
+interface Round {
+  round: number;
+  bare: LoadResult;
+  stacks: StackRound[];
+}
 
+async function measureBare(generator: QueryGenerator): Promise<LoadResult> {
   let bareServer: RunningServer | undefined;
-  let bare: LoadResult;
   try {
     bareServer = await startBareServer('batched', modelPath());
-    bare = await load(bareServer.url, new QueryCursor(generator));
+    return await load(bareServer.url, new QueryCursor(generator));
   } finally {
     await bareServer?.stop();
   }
+}
 
-  const app = await startApp('intent-classifier');
-  const gateway = await startApp('gateway', {
-    INTENT_CLASSIFIER_URL: app.url,
-    RATE_LIMIT_REQUESTS: '100000000',
-    CACHE_MAX_SIZE: '1000000',
-  });
+async function measureStack(level: string, round: number): Promise<StackRound> {
+  const stack = await startStack(level, round);
   try {
-    // Distinct queries (another seed than the baseline's), so every gateway request is a cache miss.
-    const miss = await load(gateway.url, new QueryCursor(new QueryGenerator(readCorpus(resolve(WORKSPACE_ROOT, args.corpus)), 2)));
-    const pool = Number(args['hit-pool']);
-    const hitCursor = new QueryCursor(new QueryGenerator(readCorpus(resolve(WORKSPACE_ROOT, args.corpus)), 99), pool);
-    const hit = await load(gateway.url, hitCursor);
+    // c=1 first, on the fresh pair: after a c=32 load the gateway sheds about every other request
+    // at c=1 for a while (503 "overloaded", found 2026-12-04, also with the former non-production
+    // settings), which would turn the added-latency figure into a measure of that.
     const c1 = { connections: 1, engine: 'preconnected' as const };
-    const appC1 = await load(app.url, new QueryCursor(new QueryGenerator(readCorpus(resolve(WORKSPACE_ROOT, args.corpus)), 7)), c1);
-    const gatewayC1 = await load(gateway.url, new QueryCursor(new QueryGenerator(readCorpus(resolve(WORKSPACE_ROOT, args.corpus)), 8)), c1);
-    return { bare, miss, hit, appC1, gatewayC1 };
+    const appC1 = await load(stack.app.url, new QueryCursor(new QueryGenerator(corpus(), 7)), c1);
+    const gatewayC1 = await load(stack.gateway.url, new QueryCursor(new QueryGenerator(corpus(), 8)), c1);
+    // Distinct queries (another seed than the baseline's), so every gateway request is a cache miss.
+    const miss = await load(stack.gateway.url, new QueryCursor(new QueryGenerator(corpus(), 2)));
+    const hitCursor = new QueryCursor(new QueryGenerator(corpus(), 99), Number(args['hit-pool']));
+    const hit = await load(stack.gateway.url, hitCursor);
+    log(`  log=${level}: miss ${fmt(miss.reqPerSec)} req/s, hit ${fmt(hit.reqPerSec)} req/s, c=1 p50 app ${fmt(appC1.latencyMs.p50, 3)} ms, gateway ${fmt(gatewayC1.latencyMs.p50, 3)} ms`);
+    return { level, miss, hit, appC1, gatewayC1 };
   } finally {
-    await gateway.stop();
-    await app.stop();
+    await stack.stop();
+  }
+}
+
+function overridesText(): string[] {
+  const entries = Object.entries(overridesByApp);
+  const key = (o: EnvOverride) => `${o.name}=${o.bench ?? ''}`;
+  // Per app, what every level shares; then what a level adds (LOG_LEVEL).
+  return ['intent-classifier', 'gateway'].flatMap((app) => {
+    const mine = entries.filter(([id]) => id.startsWith(`${app} `));
+    if (mine.length === 0) return [];
+    const everywhere = (o: EnvOverride) => mine.every(([, os]) => os.some((x) => key(x) === key(o)));
+    return [...describeOverrides(`${app}:`, mine[0][1].filter(everywhere)), ...mine.flatMap(([id, os]) => describeOverrides(`${id}:`, os.filter((o) => !everywhere(o))))];
+  });
+}
+
+/**
+ * Load curves of gateway misses, hits and the bare server. The pair is started afresh for every
+ * point and series: a load generator that stops leaves its in-flight requests counted as in flight
+ * by the apps' admission control (2026-12-04), and one pair sheds everything after a few points.
+ */
+async function sweep(generator: QueryGenerator): Promise<void> {
+  const startedAt = new Date();
+  const level = logLevels[0];
+  const levels = (args.levels ?? '').split(',').map((c) => Number(c.trim()));
+  const point = { durationSec: Number(args['point-duration']), warmupSec: Number(args['point-warmup']) };
+  const bare = await startBareServer('batched', modelPath());
+  try {
+    const missCursor = new QueryCursor(new QueryGenerator(corpus(), 2));
+    const hitCursor = new QueryCursor(new QueryGenerator(corpus(), 99), Number(args['hit-pool']));
+    const bareCursor = new QueryCursor(generator);
+    const onFreshPair = (cursor: QueryCursor, tag: string) => async (c: number) => {
+      const stack = await startStack(level, `sweep-${tag}-c${c}`);
+      try {
+        return await load(stack.gateway.url, cursor, { connections: c, ...point });
+      } finally {
+        await stack.stop();
+      }
+    };
+    const series = await runSweep(
+      [
+        { name: 'gateway -> app, cache misses', load: onFreshPair(missCursor, 'miss') },
+        { name: 'gateway, cache hits', load: onFreshPair(hitCursor, 'hit') },
+        { name: 'bare-batched (baseline)', baseline: true, load: (c) => load(bare.url, bareCursor, { connections: c, ...point }) },
+      ],
+      levels,
+    );
+    const overrides = overridesText().map((l) => l.trim());
+    const page = writeSweepReport(resolve(WORKSPACE_ROOT, args.out ?? ''), {
+      stem: `gateway-sweep-${runStamp}`,
+      title: 'Gateway',
+      notes: [
+        `\`npm run bench:gateway -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
+          `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
+        `Closed loop, autocannon, \`POST /predict/intent\` with an API key; ${point.durationSec} s measured after ${point.warmupSec} s warm-up per point; ` +
+          `the series measured one at a time, their order alternating from one point to the next. Misses: every query distinct (the deployed 10,000-entry cache evicts). ` +
+          `Hits: a pool of ${args['hit-pool']} queries, warmed by the point's warm-up. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
+        `The gateway and the intent classifier each run in their own process as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, ConfigMap, Secret and Deployment env, logs to files), ` +
+          `started afresh for every point of the gateway series (a stopped load generator's in-flight requests stay counted by the apps' admission control, which after a few points on one pair shed every request), except:`,
+        overrides.map((o) => `- ${o}`).join('\n'),
+        `The baseline is \`bare-server.ts --kind batched\`: node:http, one ONNX session, one run for whatever arrived within 1 ms (at most 32), no gateway; it runs throughout.`,
+      ],
+      series,
+      meta: { benchmark: 'gateway-sweep', startedAt: startedAt.toISOString(), args, overrides: overridesByApp },
+    });
+    console.log(`\nsweep page: ${relative(WORKSPACE_ROOT, page)}`);
+  } finally {
+    await bare.stop();
   }
 }
 
 async function main() {
-  const generator = new QueryGenerator(readCorpus(resolve(WORKSPACE_ROOT, args.corpus)), 1);
+  if (args.help) {
+    console.log(USAGE);
+    return;
+  }
+  const generator = new QueryGenerator(corpus(), 1);
   assertDistinct(generator, 20_000);
+  log(`app logs: ${logDir}`);
+  if (args.sweep) return sweep(generator);
+  const startedAt = new Date();
+  const load1 = loadavg()[0];
   const results: Round[] = [];
-  for (let r = 0; r < rounds; r++) results.push(await oneRound(generator));
-  const m = (f: (x: Round) => number) => median(results.map(f));
+  // Configurations in order, every other round reversed: bare, pair@info, pair@warn / pair@warn, pair@info, bare.
+  const configs = ['bare', ...logLevels];
+  for (let r = 1; r <= rounds; r++) {
+    const round: Round = { round: r, bare: undefined as unknown as LoadResult, stacks: [] };
+    for (const config of r % 2 === 1 ? configs : [...configs].reverse()) {
+      log(`round ${r}: ${config === 'bare' ? 'bare micro-batching server' : `gateway -> intent-classifier, log=${config}`}`);
+      if (config === 'bare') round.bare = await measureBare(generator);
+      else round.stacks.push(await measureStack(config, r));
+    }
+    results.push(round);
+  }
+  const m = (f: (x: Round) => number | undefined) => median(results.map(f));
   const bare = m((x) => x.bare.reqPerSec);
-  const rows = [
-    { target: 'bare micro-batching server (baseline)', rps: bare, p50: m((x) => x.bare.latencyMs.p50), p99: m((x) => x.bare.latencyMs.p99) },
-    { target: 'gateway -> app, cache misses', rps: m((x) => x.miss.reqPerSec), p50: m((x) => x.miss.latencyMs.p50), p99: m((x) => x.miss.latencyMs.p99) },
-    { target: 'gateway, cache hits', rps: m((x) => x.hit.reqPerSec), p50: m((x) => x.hit.latencyMs.p50), p99: m((x) => x.hit.latencyMs.p99) },
-    { target: 'app alone, c=1', rps: m((x) => x.appC1.reqPerSec), p50: m((x) => x.appC1.latencyMs.p50), p99: m((x) => x.appC1.latencyMs.p99) },
-    { target: 'gateway -> app, c=1', rps: m((x) => x.gatewayC1.reqPerSec), p50: m((x) => x.gatewayC1.latencyMs.p50), p99: m((x) => x.gatewayC1.latencyMs.p99) },
-  ];
-  console.log(`\ngateway benchmark: c=${connections}, ${durationSec}s per scenario, ${rounds} round(s), ${cpus().length} cores, load ${loadavg()[0].toFixed(2)}`);
-  console.log(
+  const s = (x: Round, level: string) => x.stacks.find((st) => st.level === level);
+  const failed = (r: LoadResult) => r.non2xx + r.errors + r.timeouts;
+  const rows = [{ target: 'bare micro-batching server (baseline)', rps: bare, p50: m((x) => x.bare.latencyMs.p50), p99: m((x) => x.bare.latencyMs.p99), failed: results.reduce((a, x) => a + failed(x.bare), 0) }];
+  for (const level of logLevels) {
+    const row = (target: string, f: (st: StackRound) => LoadResult) => ({
+      target: `${target} (log=${level})`,
+      rps: m((x) => (s(x, level) ? f(s(x, level) as StackRound).reqPerSec : undefined)),
+      p50: m((x) => (s(x, level) ? f(s(x, level) as StackRound).latencyMs.p50 : undefined)),
+      p99: m((x) => (s(x, level) ? f(s(x, level) as StackRound).latencyMs.p99 : undefined)),
+      failed: results.reduce((a, x) => a + (s(x, level) ? failed(f(s(x, level) as StackRound)) : 0), 0),
+    });
+    rows.push(row('gateway -> app, cache misses', (st) => st.miss), row('gateway, cache hits', (st) => st.hit), row('app alone, c=1', (st) => st.appC1), row('gateway -> app, c=1', (st) => st.gatewayC1));
+  }
+  const added = Object.fromEntries(
+    logLevels.map((level) => [level, m((x) => (s(x, level) ? (s(x, level) as StackRound).gatewayC1.latencyMs.p50 - (s(x, level) as StackRound).appC1.latencyMs.p50 : undefined))]),
+  );
+  const levelRatios = logLevels.length > 1 && logLevels.includes('info') && logLevels.includes('warn')
+    ? (['miss', 'hit'] as const).map((k) => ({
+        name: `cache ${k === 'miss' ? 'misses' : 'hits'}: info / warn (req/s)`,
+        value: ratio(
+          m((x) => s(x, 'info')?.[k].reqPerSec),
+          m((x) => s(x, 'warn')?.[k].reqPerSec),
+        ),
+      }))
+    : [];
+  const lines = [
+    `\ngateway benchmark: c=${connections}, ${durationSec}s per scenario after ${warmupSec}s warm-up, ${rounds} round(s), medians, ${cpus().length} cores, load ${load1.toFixed(2)} at the start`,
+    `apps as deployed (k8s/: NODE_ENV=production, ConfigMap, Secret and Deployment env, logs to files under ${logDir}) except:`,
+    ...overridesText(),
+    '',
     renderTable(rows, [
-      { header: 'target', value: (r) => r.target },
+      { header: 'target', value: (r) => r.target, align: 'left' },
       { header: 'req/s', value: (r) => fmt(r.rps), align: 'right' },
-      { header: 'x baseline', value: (r) => fmt(ratio(r.rps, bare), 2), align: 'right' },
+      { header: 'x baseline', value: (r) => (r.target.includes('c=1') ? '' : fmt(ratio(r.rps, bare), 2)), align: 'right' },
       { header: 'p50 ms', value: (r) => fmt(r.p50, 3), align: 'right' },
       { header: 'p99 ms', value: (r) => fmt(r.p99, 3), align: 'right' },
+      { header: 'failed (all rounds)', value: (r) => String(r.failed), align: 'right' },
     ]),
-  );
-  const added = (m((x) => x.gatewayC1.latencyMs.p50) ?? 0) - (m((x) => x.appC1.latencyMs.p50) ?? 0);
-  console.log(`latency the gateway adds at c=1 (p50): ${added.toFixed(3)} ms`);
-  const errors = results.flatMap((x) => [x.miss, x.hit, x.gatewayC1]).reduce((a, r) => a + r.non2xx + r.errors, 0);
+    ...logLevels.map((level) => `latency the gateway adds at c=1 (p50, log=${level}): ${fmt(added[level], 3)} ms`),
+    ...levelRatios.map((r) => `${r.name}: ${fmt(r.value, 2)} (what the access log at info costs; 1 = nothing)`),
+  ];
+  console.log(lines.join('\n'));
+  const errors = results.flatMap((x) => x.stacks.flatMap((st) => [st.miss, st.hit, st.gatewayC1])).reduce((a, r) => a + r.non2xx + r.errors, 0);
   console.log(`non-2xx or errors through the gateway: ${errors}`);
-  mkdirSync(resolve(WORKSPACE_ROOT, args.out), { recursive: true });
-  const file = resolve(WORKSPACE_ROOT, args.out, `gateway-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(file, JSON.stringify({ args, rows, addedLatencyMsP50: added, rounds: results }, null, 2));
-  console.log(`results: ${file}`);
+  mkdirSync(resolve(WORKSPACE_ROOT, args.out ?? ''), { recursive: true });
+  const file = resolve(WORKSPACE_ROOT, args.out ?? '', `gateway-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(
+    file,
+    `${JSON.stringify({ args, deployed: true, overrides: overridesByApp, rows, addedLatencyMsP50: added, logLevelRatios: levelRatios, loadAverageBefore: load1, rounds: results }, null, 2)}\n`,
+  );
+  console.log(`results: ${relative(WORKSPACE_ROOT, file)}`);
 }
 
 main()

@@ -8,8 +8,8 @@
  *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/intent.bench.ts \
  *     [--duration 10] [--rounds 3] [--workers 0,1,2] [--tails]
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
@@ -19,7 +19,20 @@ import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
-import { bareStats, DEPLOYED_NODE_OPTIONS, runLoad, startApp, startBareServer, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
+import { describeOverrides } from './lib/deployed';
+import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
+import {
+  bareStats,
+  DEPLOYED_NODE_OPTIONS,
+  runLoad,
+  startBareServer,
+  startDeployedApp,
+  WORKSPACE_ROOT,
+  type EnvChange,
+  type EnvOverride,
+  type LoadResult,
+  type RunningServer,
+} from './lib/targets';
 
 const MODEL = 'intent-classifier';
 const DEPLOYED = DEPLOYED_NODE_OPTIONS[MODEL];
@@ -32,6 +45,15 @@ const USAGE = `usage: intent.bench.ts [options]
   --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (2, the app's default)
   --node-options <flags>   NODE_OPTIONS of the app (${DEPLOYED}, as its deployments
                            and npm start set it; '' for none)
+  --log-level <list>       LOG_LEVEL of the app, one app target per level, e.g. info,warn (info, as
+                           deployed); the app otherwise runs with its k8s/ env (NODE_ENV=production,
+                           ...), its logs appended to a file under --log-dir
+  --log-dir <dir>          where the apps' log files go (<tmp>/ml-bench-logs/<run>)
+  --sweep                  load curves instead: bare-batched and the app (first --workers and
+                           --log-level) at every --levels concurrency, a page with charts in --out
+  --levels <list>          sweep concurrencies (${SWEEP_LEVELS.join(',')})
+  --point-duration <s>     measured seconds per sweep point (3)
+  --point-warmup <s>       warm-up seconds per sweep point (1)
   --targets <list>         which of bare-once,bare-batched,inprocess,app to run (all)
   --batch-size <n>         queries per /predict/intent/batch request, and per in-process run (256)
   --batch-connections <n>  concurrency of the batch-endpoint scenario (4: 4 x 256 queries stay under the app's 2,048-item queue)
@@ -54,6 +76,12 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     'intra-op-threads': { type: 'string', default: '2' },
     'node-options': { type: 'string', default: DEPLOYED },
+    'log-level': { type: 'string', default: 'info' },
+    'log-dir': { type: 'string' },
+    sweep: { type: 'boolean', default: false },
+    levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
+    'point-duration': { type: 'string', default: '3' },
+    'point-warmup': { type: 'string', default: '1' },
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
     'batch-size': { type: 'string', default: '256' },
     'batch-connections': { type: 'string', default: '4' },
@@ -84,6 +112,12 @@ const opts = {
   workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
   intraOpThreads: Math.round(positive('intra-op-threads', args['intra-op-threads'] ?? '2')),
   nodeOptions: args['node-options'] ?? DEPLOYED,
+  logLevels: (args['log-level'] ?? 'info').split(',').map((l) => l.trim()).filter(Boolean),
+  logDir: resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `intent-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
+  sweep: args.sweep === true,
+  levels: (args.levels ?? '').split(',').map((c) => Math.round(positive('levels', c.trim()))),
+  pointDurationSec: positive('point-duration', args['point-duration']),
+  pointWarmupSec: positive('point-warmup', args['point-warmup'], true),
   targets: new Set((args.targets ?? '').split(',').map((t) => t.trim())),
   batchSize: Math.round(positive('batch-size', args['batch-size'])),
   batchConnections: Math.round(positive('batch-connections', args['batch-connections'])),
@@ -114,8 +148,12 @@ interface Target {
   id: string;
   kind: 'bare-once' | 'bare-batched' | 'app';
   workers?: number;
-  start(): Promise<RunningServer>;
+  logLevel?: string;
+  start(round: number): Promise<RunningServer>;
 }
+
+/** How each app target's env differs from its k8s/ Deployment's (filled when it starts). */
+const overridesByTarget: Record<string, EnvOverride[]> = {};
 
 interface Measurement {
   round: number;
@@ -175,12 +213,15 @@ interface ProcessFigures {
   rssAtReadyMb?: number;
   /** After every scenario of the round: the figure the memory target is about. */
   rssAfterLoadMb?: number;
+  /** The app's log file (stdout and stderr) and its size after the round. */
+  logFile?: string;
+  logBytes?: number;
 }
 
 async function measureTarget(target: Target, round: number, generator: QueryGenerator, processes: ProcessFigures[]): Promise<Measurement[]> {
   await waitForQuiet();
   log(`round ${round}: starting ${target.id}`);
-  const server = await target.start();
+  const server = await target.start(round);
   const figures: ProcessFigures = { round, target: target.id, startToReadyMs: server.startToReadyMs, rssAtReadyMb: rssMb(server.pid) };
   log(`  ${target.id}: ready ${fmt(figures.startToReadyMs)} ms after spawn, RSS ${fmt(figures.rssAtReadyMb)} MB`);
   const cursor = new QueryCursor(generator);
@@ -238,9 +279,14 @@ async function measureTarget(target: Target, round: number, generator: QueryGene
     if (opts.tails) await scenario('tails', '/predict/intent', opts.tailConnections, single, 1);
     figures.rssAfterLoadMb = rssMb(server.pid);
     log(`  ${target.id}: RSS after load ${fmt(figures.rssAfterLoadMb)} MB`);
+    figures.logFile = (server as RunningServer & { logFile?: string }).logFile;
     processes.push(figures);
   } finally {
     await server.stop();
+  }
+  if (figures.logFile && existsSync(figures.logFile)) {
+    figures.logBytes = statSync(figures.logFile).size;
+    log(`  ${target.id}: log ${figures.logFile}: ${fmt(figures.logBytes)} bytes`);
   }
   return out;
 }
@@ -362,6 +408,14 @@ function ratios(summary: Summary[], p: RatioParams, inProcess?: number): Ratio[]
         });
       }
     }
+    const warnId = id.replace(/ log=info$/, ' log=warn');
+    const warn = warnId !== id ? get(warnId, 'single') : undefined;
+    if (warn) {
+      out.push(
+        { name: `${id} / ${warnId} (req/s, c=${p.connections})`, value: ratio(app?.reqPerSec, warn.reqPerSec), meaning: 'what the access log at info costs; 1 = nothing' },
+        { name: `${id} / ${warnId} (p99, c=${p.connections})`, value: ratio(app?.p99, warn.p99), meaning: 'tail latency multiple of the access log' },
+      );
+    }
     const appTails = get(id, 'tails');
     const batchedTails = get('bare-batched', 'tails');
     if (appTails && batchedTails) {
@@ -384,6 +438,20 @@ interface SavedResult {
   processes?: ProcessFigures[];
   /** In-process `session.run` on batches of batchSize, per round (absent when not run). */
   inProcess?: Array<{ round: number; result: InProcessResult }>;
+  /** Per app target: how its env differs from its k8s/ Deployment's (absent in runs before the deployed default). */
+  overrides?: Record<string, EnvOverride[]>;
+}
+
+/** The overrides every app target shares, then each target's own. */
+function compactOverrides(byTarget: Record<string, EnvOverride[]>): string[] {
+  const entries = Object.entries(byTarget);
+  if (entries.length === 0) return [];
+  const key = (o: EnvOverride) => `${o.name}=${o.bench ?? ''}`;
+  const everywhere = (o: EnvOverride) => entries.every(([, os]) => os.some((x) => key(x) === key(o)));
+  return [
+    ...describeOverrides(entries.length > 1 ? 'every app:' : `${entries[0][0]}:`, entries[0][1].filter(everywhere)),
+    ...entries.flatMap(([id, os]) => describeOverrides(`${id}:`, os.filter((o) => !everywhere(o)))),
+  ];
 }
 
 function buildReport(result: SavedResult): { text: string; summary: Summary[]; ratios: Ratio[]; fastestApp?: string } {
@@ -412,6 +480,10 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
     `Intent classifier benchmark: model ${result.model.name}@${result.model.version}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
     `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; every request a distinct query`,
     `server cores / other cores: CPU used by the target process / by everything else but the load generator (noise)`,
+    result.overrides
+      ? `apps as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, logs to a file) except:`
+      : `apps with LOG_LEVEL=warn, logs piped to the benchmark (run before the deployed default)`,
+    ...compactOverrides(result.overrides ?? {}),
     '',
     renderTable(summary, columns),
   ];
@@ -452,6 +524,83 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
   return { text: lines.join('\n'), summary, ratios: ratioRows, fastestApp: fastest?.target };
 }
 
+/** The app as deployed (k8s/intent-classifier.yaml), with only what this benchmark must change. */
+async function startIntentApp(id: string, version: string, workers: number, logLevel: string, round: number | string): Promise<RunningServer> {
+  const changes: Record<string, EnvChange> = {
+    MODEL_VERSION_INTENT_CLASSIFIER: { value: version, why: 'pinned to the file the bare servers load' },
+  };
+  // The app's default is the repo's models/ (the image's own copy where deployed).
+  if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
+  if (workers !== 1) changes['INFERENCE_WORKERS'] = { value: String(workers), why: '--workers' };
+  if (opts.intraOpThreads !== 2) changes['INFERENCE_INTRA_OP_THREADS'] = { value: String(opts.intraOpThreads), why: '--intra-op-threads' };
+  if (opts.nodeOptions !== DEPLOYED) changes['NODE_OPTIONS'] = { value: opts.nodeOptions, why: '--node-options' };
+  const file = join(opts.logDir, `${id.replace(/[^\w=.-]+/g, '_')}-r${round}.log`);
+  const app = await startDeployedApp(MODEL, { logFile: file, logLevel, changes });
+  overridesByTarget[id] = app.overrides;
+  return app;
+}
+
+/**
+ * `--sweep`: load curves of bare-batched and the app, interleaved point by point. The bare server runs
+ * throughout; the app is started afresh for every point: a load generator that stops closes its
+ * connections with requests in flight, and the app (2026-12-04) keeps counting those as in flight in
+ * its admission control, which after a few points sheds every request (see README, Performance).
+ */
+async function sweep(model: { version: string; path: string }, generator: QueryGenerator): Promise<void> {
+  const startedAt = new Date();
+  const level = opts.logLevels[0];
+  const workers = opts.workers[0];
+  const appName = `app (log=${level}${workers !== 1 ? `, workers=${workers}` : ''})`;
+  await waitForQuiet();
+  const bare = await startBareServer('batched', model.path);
+  try {
+    const point = (url: string, connections: number, cursor: QueryCursor) =>
+      runLoad(url, { connections, durationSec: opts.pointDurationSec, warmupSec: opts.pointWarmupSec, path: '/predict/intent', body: () => JSON.stringify({ query: cursor.next() }) });
+    const appCursor = new QueryCursor(generator);
+    const bareCursor = new QueryCursor(generator);
+    const series = await runSweep(
+      [
+        {
+          name: appName,
+          load: async (connections) => {
+            const app = await startIntentApp(appName, model.version, workers, level, `sweep-c${connections}`);
+            try {
+              await checkAnswers(app.url, '/predict/intent', JSON.stringify({ query: 'how do I reset my card pin' }), 'intent');
+              return await point(app.url, connections, appCursor);
+            } finally {
+              await app.stop();
+            }
+          },
+        },
+        { name: 'bare-batched (baseline)', baseline: true, load: (connections) => point(bare.url, connections, bareCursor) },
+      ],
+      opts.levels,
+    );
+    const overrides = overridesByTarget[appName] ?? [];
+    const stem = `intent-sweep-${startedAt.toISOString().replace(/[:.]/g, '-')}`;
+    const page = writeSweepReport(opts.out, {
+      stem,
+      title: `Intent classifier ${model.version}`,
+      notes: [
+        `\`npm run bench -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
+          `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
+        `Closed loop (each connection sends its next request when the answer arrives), autocannon, every request a distinct query; ` +
+          `${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the two targets measured one at a time, ` +
+          `their order alternating from one point to the next. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
+        `The app (\`dist/apps/intent-classifier/main.js\`) runs as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, the ConfigMap and Deployment env, access log to a file) except: ` +
+          overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +
+          `. It is started afresh for every point: each stop of the load generator leaves the requests it had in flight counted as in flight by the app's admission control, ` +
+          `and on one process after a few points every request was shed (503). The baseline, \`bare-server.ts --kind batched\` (node:http, one ONNX session, one run for whatever arrived within 1 ms, at most 32), runs throughout.`,
+      ],
+      series,
+      meta: { benchmark: 'intent-sweep', startedAt: startedAt.toISOString(), model, options: { ...opts, targets: [...opts.targets] }, overrides },
+    });
+    console.log(`\nsweep page: ${relative(WORKSPACE_ROOT, page)}`);
+  } finally {
+    await bare.stop();
+  }
+}
+
 async function main() {
   if (args.help) {
     console.log(USAGE);
@@ -466,23 +615,19 @@ async function main() {
   const checked = 100_000;
   assertDistinct(generator, checked);
   log(`model ${MODEL}@${model.version} (${relative(WORKSPACE_ROOT, model.path)}); first ${fmt(checked)} queries checked distinct`);
+  mkdirSync(opts.logDir, { recursive: true });
+  log(`app logs: ${opts.logDir}`);
+  if (opts.sweep) return sweep(model, generator);
 
   const candidates: Target[] = [
     { id: 'bare-once', kind: 'bare-once', start: () => startBareServer('once', model.path) },
     { id: 'bare-batched', kind: 'bare-batched', start: () => startBareServer('batched', model.path) },
-    ...opts.workers.map<Target>((w) => ({
-      id: `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions === DEPLOYED ? '' : ` node=[${opts.nodeOptions}]`}`,
-      kind: 'app',
-      workers: w,
-      start: () =>
-        startApp(MODEL, {
-          MODEL_DIR: opts.modelDir,
-          MODEL_VERSION_INTENT_CLASSIFIER: model.version,
-          INFERENCE_WORKERS: String(w),
-          INFERENCE_INTRA_OP_THREADS: String(opts.intraOpThreads),
-          NODE_OPTIONS: opts.nodeOptions,
-        }),
-    })),
+    ...opts.workers.flatMap((w) =>
+      opts.logLevels.map<Target>((level) => {
+        const id = `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions === DEPLOYED ? '' : ` node=[${opts.nodeOptions}]`} log=${level}`;
+        return { id, kind: 'app', workers: w, logLevel: level, start: (round: number) => startIntentApp(id, model.version, w, level, round) };
+      }),
+    ),
   ];
   const targets = candidates.filter((t) => opts.targets.has(t.kind));
   if (targets.length === 0 && !opts.targets.has('inprocess')) throw new Error(`--targets selects nothing (choose from bare-once, bare-batched, inprocess, app)`);
@@ -494,9 +639,11 @@ async function main() {
   const inProcess: Array<{ round: number; result: InProcessResult }> = [];
   const processes: ProcessFigures[] = [];
   // Rounds interleave the targets (A B C, A B C) so drift in the machine spreads over all of them.
+  // Every other round runs them in reverse (A B C, C B A), so no target always follows the same one.
   for (let round = 1; round <= opts.rounds; round++) {
     if (opts.targets.has('inprocess')) inProcess.push(await measureInProcess(model.path, round));
-    for (const target of targets) measurements.push(...(await measureTarget(target, round, generator, processes)));
+    const order = round % 2 === 1 ? targets : [...targets].reverse();
+    for (const target of order) measurements.push(...(await measureTarget(target, round, generator, processes)));
   }
 
   const result: SavedResult = {
@@ -515,6 +662,7 @@ async function main() {
     measurements,
     processes,
     ...(inProcess.length > 0 ? { inProcess } : {}),
+    overrides: overridesByTarget,
   };
   const report = buildReport(result);
   console.log(report.text);

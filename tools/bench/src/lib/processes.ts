@@ -1,5 +1,5 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A server the benchmark started as a child process. */
@@ -32,6 +32,11 @@ export interface LaunchOptions {
   timeoutMs?: number;
   /** Keep stdin open as a pipe, so a child that watches it exits when the benchmark dies. */
   stdinPipe?: boolean;
+  /**
+   * Append the child's stdout and stderr to this file (as a log collector would read them) instead
+   * of piping them to the benchmark; needs a numeric `port`.
+   */
+  logFile?: string;
 }
 
 const children = new Set<ChildProcess>();
@@ -101,12 +106,15 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
   if (typeof options.port === 'number') env['PORT'] = String(options.port);
   else env['PORT'] ??= '0';
 
+  if (options.logFile && options.port === 'from-log') throw new Error(`${options.name}: logFile needs a numeric port`);
+  const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
   const spawnedAt = performance.now();
   const child = spawn(options.command, options.args, {
     cwd: options.cwd,
     env,
-    stdio: [options.stdinPipe ? 'pipe' : 'ignore', 'pipe', 'pipe'],
+    stdio: [options.stdinPipe ? 'pipe' : 'ignore', logFd ?? 'pipe', logFd ?? 'pipe'],
   });
+  if (logFd !== undefined) closeSync(logFd); // the child has its own copy
   children.add(child);
   const exited = new Promise<void>((resolve) =>
     child.once('exit', () => {
@@ -133,7 +141,14 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
       }
     });
   }
-  const output = () => lines.join('\n');
+  const output = () => {
+    if (!options.logFile) return lines.join('\n');
+    try {
+      return readFileSync(options.logFile, 'utf8').split('\n').slice(-200).join('\n');
+    } catch {
+      return '';
+    }
+  };
 
   const stop = async (graceMs = 15_000) => {
     if (child.exitCode !== null || child.signalCode !== null) return;

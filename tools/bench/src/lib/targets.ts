@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { deployedEnv, withOverrides, type EnvOverride } from './deployed';
 import { freePort, launch, type RunningServer } from './processes';
 
 export { runLoad, type LoadOptions, type LoadResult, type LatencySummary } from './load';
 export type { RunningServer } from './processes';
+export type { EnvOverride } from './deployed';
 
 /** The workspace root (this file is tools/bench/src/lib/targets.ts). */
 export const WORKSPACE_ROOT = join(__dirname, '..', '..', '..', '..');
@@ -103,4 +105,59 @@ export async function startApp(name: string, env: Record<string, string> = {}): 
     port,
     readyPath: '/health/ready',
   });
+}
+
+/** A change to the deployed env: a value, or undefined to remove the variable; and why. */
+export type EnvChange = { value: string | undefined; why: string };
+
+export interface DeployedAppOptions {
+  /** Where the app's stdout and stderr (its logs, access log included) are appended. */
+  logFile: string;
+  /** LOG_LEVEL; default the deployed one (k8s/config.yaml: info). */
+  logLevel?: string;
+  /** REDIS_URL to use; default none (the deployed `redis://redis:6379/0` is removed). */
+  redisUrl?: string;
+  /** What this benchmark must change besides address, port, Redis and log level, each with its reason. */
+  changes?: Record<string, EnvChange>;
+}
+
+export interface DeployedApp extends RunningServer {
+  /** Every way its env differs from the Deployment's, with reasons (secrets redacted). */
+  overrides: EnvOverride[];
+  logFile: string;
+}
+
+/**
+ * Starts a built app (`dist/apps/<name>/main.js`) as it is deployed: the env of its Deployment in
+ * k8s/ (ConfigMap, Secret and the Deployment's own `env`: NODE_ENV=production, LOG_LEVEL=info,
+ * NODE_OPTIONS, ...), its logs appended to `logFile` rather than piped to the benchmark, and only
+ * the changes a benchmark on one machine needs: 127.0.0.1 and a free port, no shutdown delay (no
+ * load balancer to drain), no Redis unless `redisUrl`, `logLevel`, and `changes`. The result lists them.
+ */
+export async function startDeployedApp(name: string, options: DeployedAppOptions): Promise<DeployedApp> {
+  const main = join(WORKSPACE_ROOT, 'dist', 'apps', name, 'main.js');
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`NX_DAEMON=false npx nx build ${name}\` first`);
+  const deployed = deployedEnv(name);
+  const port = await freePort();
+  const { env, overrides } = withOverrides(deployed, {
+    HOST: { value: '127.0.0.1', why: 'local address' },
+    PORT: { value: String(port), why: 'a free local port' },
+    SHUTDOWN_DELAY_MS: { value: '0', why: 'no load balancer to drain: stops at once between targets' },
+    REDIS_URL: { value: options.redisUrl, why: options.redisUrl ? 'local Redis' : 'no Redis in this scenario (in-memory)' },
+    ...(options.logLevel !== undefined ? { LOG_LEVEL: { value: options.logLevel, why: '--log-level' } } : {}),
+    ...options.changes,
+  });
+  const server = await launch({
+    name,
+    command: process.execPath,
+    args: [main],
+    cwd: WORKSPACE_ROOT,
+    env: { ...baseEnv(), ...env },
+    port,
+    readyPath: '/health/ready',
+    logFile: options.logFile,
+  });
+  // The port changes with every start: listed as what it is, so runs compare.
+  const listed = overrides.map((o) => (o.name === 'PORT' ? { ...o, bench: '<free port>' } : o));
+  return { ...server, overrides: listed, logFile: options.logFile };
 }
