@@ -36,11 +36,27 @@ export type {
   Reason,
   ReasonGroup,
 } from './lib/features.explain';
-export { REASON_GROUPS, REASON_GROUPS_2, explain, rankReasons, rankReasons2 } from './lib/features.explain';
+export {
+  REASON_GROUPS,
+  REASON_GROUPS_2,
+  explain,
+  rankReasons,
+  rankReasons2,
+} from './lib/features.explain';
 export type { FeatureName2 } from './lib/features.v2';
-export { FEATURE_COUNT_2, FEATURE_NAMES_2, FEATURE_VERSION_2, computeNormalized2 } from './lib/features.v2';
+export {
+  FEATURE_COUNT_2,
+  FEATURE_NAMES_2,
+  FEATURE_VERSION_2,
+  computeNormalized2,
+} from './lib/features.v2';
 export type { FeatureSet } from './lib/feature-set';
-export { FEATURES_V1, FEATURES_V2, FEATURE_SETS, featureSetOf } from './lib/feature-set';
+export {
+  FEATURES_V1,
+  FEATURES_V2,
+  FEATURE_SETS,
+  featureSetOf,
+} from './lib/feature-set';
 export type {
   Contributions,
   TreeEnsembleJson,

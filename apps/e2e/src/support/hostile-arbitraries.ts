@@ -432,7 +432,8 @@ export const intentInferBody = fc
     }),
   );
 
-export const FEATURE_COUNT = 31;
+/** Features of the anomaly model served by default (2.0.0, anomaly-features/2). */
+export const FEATURE_COUNT = 25;
 export const anomalyInferBody = fc
   .integer({ min: 1, max: 2 })
   .chain((rows) => fc.tuple(fc.constant(rows), fc.array(fc.double({ min: -100, max: 100, noNaN: true }), { minLength: rows * FEATURE_COUNT, maxLength: rows * FEATURE_COUNT })))

@@ -5,10 +5,22 @@ import {
   computeNormalized,
   type FeatureVector,
 } from './features.compute';
-import { rankReasons, rankReasons2, type ExplainOptions, type Reason } from './features.explain';
+import {
+  rankReasons,
+  rankReasons2,
+  type ExplainOptions,
+  type Reason,
+} from './features.explain';
 import type { TransactionInput } from './features.types';
-import { FEATURE_NAMES_2, FEATURE_VERSION_2, computeNormalized2 } from './features.v2';
-import { normalizeTransaction, type NormalizedTx } from './transaction.normalize';
+import {
+  FEATURE_NAMES_2,
+  FEATURE_VERSION_2,
+  computeNormalized2,
+} from './features.v2';
+import {
+  normalizeTransaction,
+  type NormalizedTx,
+} from './transaction.normalize';
 import {
   PROFILE_VERSION,
   PROFILE_VERSION_2,
@@ -31,8 +43,14 @@ export interface FeatureSet {
   readonly count: number;
   /** Profiles of this set are stored apart from other versions' (e.g. `v2:` in Redis keys). */
   readonly profileVersion: ProfileVersion;
-  computeNormalized(profile: UserProfile | undefined, tx: NormalizedTx): FeatureVector;
-  compute(profile: UserProfile | undefined, tx: TransactionInput): FeatureVector;
+  computeNormalized(
+    profile: UserProfile | undefined,
+    tx: NormalizedTx,
+  ): FeatureVector;
+  compute(
+    profile: UserProfile | undefined,
+    tx: TransactionInput,
+  ): FeatureVector;
   /** foldTransaction making new profiles of this set's version. */
   fold(profile: UserProfile | undefined, tx: TransactionInput): UserProfile;
   /** foldInto making new profiles of this set's version. */
@@ -60,24 +78,42 @@ function featureSet(
     count: names.length,
     profileVersion,
     computeNormalized: computeN,
-    compute: (p: UserProfile | undefined, tx: TransactionInput) => computeN(p, normalizeTransaction(tx)),
-    fold: (p: UserProfile | undefined, tx: TransactionInput) => foldTransaction(p, tx, profileVersion),
-    foldInto: (p: UserProfile | undefined, tx: NormalizedTx) => foldInto(p, tx, profileVersion),
-    isProfile: (x: unknown): x is UserProfile => isUserProfile(x, profileVersion),
+    compute: (p: UserProfile | undefined, tx: TransactionInput) =>
+      computeN(p, normalizeTransaction(tx)),
+    fold: (p: UserProfile | undefined, tx: TransactionInput) =>
+      foldTransaction(p, tx, profileVersion),
+    foldInto: (p: UserProfile | undefined, tx: NormalizedTx) =>
+      foldInto(p, tx, profileVersion),
+    isProfile: (x: unknown): x is UserProfile =>
+      isUserProfile(x, profileVersion),
     rankReasons: reasons,
   });
 }
 
 /** Version 1 (model 1.0.0): absolute and relative features over profile version 1. */
-export const FEATURES_V1: FeatureSet = featureSet(FEATURE_VERSION, FEATURE_NAMES, PROFILE_VERSION, computeNormalized, rankReasons);
+export const FEATURES_V1: FeatureSet = featureSet(
+  FEATURE_VERSION,
+  FEATURE_NAMES,
+  PROFILE_VERSION,
+  computeNormalized,
+  rankReasons,
+);
 
 /** Version 2 (model 2.0.0): customer-relative features only, over profile version 2. */
-export const FEATURES_V2: FeatureSet = featureSet(FEATURE_VERSION_2, FEATURE_NAMES_2, PROFILE_VERSION_2, computeNormalized2, rankReasons2);
+export const FEATURES_V2: FeatureSet = featureSet(
+  FEATURE_VERSION_2,
+  FEATURE_NAMES_2,
+  PROFILE_VERSION_2,
+  computeNormalized2,
+  rankReasons2,
+);
 
-export const FEATURE_SETS: Readonly<Record<string, FeatureSet>> = Object.freeze({
-  [FEATURES_V1.version]: FEATURES_V1,
-  [FEATURES_V2.version]: FEATURES_V2,
-});
+export const FEATURE_SETS: Readonly<Record<string, FeatureSet>> = Object.freeze(
+  {
+    [FEATURES_V1.version]: FEATURES_V1,
+    [FEATURES_V2.version]: FEATURES_V2,
+  },
+);
 
 /** The feature set a model trained with `version` needs; ModelFormatError when this build has none. */
 export function featureSetOf(version: unknown): FeatureSet {

@@ -303,24 +303,41 @@ function ranked(
   options: ExplainOptions,
 ): Reason[] {
   const min = options.minContribution ?? 0.05;
-  const scored: { group: ReasonGroup; contribution: number; order: number }[] = [];
+  const scored: { group: ReasonGroup; contribution: number; order: number }[] =
+    [];
   groups.forEach(([group, indices], order) => {
     let contribution = 0;
-    for (let i = 0; i < indices.length; i++) contribution += contributions[indices[i]];
-    if (contribution >= min && contribution > 0) scored.push({ group, contribution, order });
+    for (let i = 0; i < indices.length; i++)
+      contribution += contributions[indices[i]];
+    if (contribution >= min && contribution > 0)
+      scored.push({ group, contribution, order });
   });
   scored.sort((a, b) => b.contribution - a.contribution || a.order - b.order);
   return scored
     .slice(0, options.maxReasons ?? 5)
-    .map(({ group, contribution }) => ({ group, contribution, sentence: SENTENCES[group](ctx) }));
+    .map(({ group, contribution }) => ({
+      group,
+      contribution,
+      sentence: SENTENCES[group](ctx),
+    }));
 }
 
-function checkLengths(contributions: ArrayLike<number>, features: FeatureVector, count: number): void {
+function checkLengths(
+  contributions: ArrayLike<number>,
+  features: FeatureVector,
+  count: number,
+): void {
   if (contributions.length !== count) {
-    throw new FeatureInputError('contributions', `expected ${count} values, got ${contributions.length}`);
+    throw new FeatureInputError(
+      'contributions',
+      `expected ${count} values, got ${contributions.length}`,
+    );
   }
   if (features.vector.length !== count) {
-    throw new FeatureInputError('features', `expected ${count} values, got ${features.vector.length}`);
+    throw new FeatureInputError(
+      'features',
+      `expected ${count} values, got ${features.vector.length}`,
+    );
   }
 }
 
@@ -362,7 +379,13 @@ export const REASON_GROUPS_2 = Object.freeze({
   category: ['category_new', 'category_share'],
   channel: ['channel_new', 'channel_share'],
   time: ['hour_rarity'],
-  velocity: ['count_1h_rel', 'velocity_24h', 'velocity_7d', 'spend_24h_ratio', 'gap_rel'],
+  velocity: [
+    'count_1h_rel',
+    'velocity_24h',
+    'velocity_7d',
+    'spend_24h_ratio',
+    'gap_rel',
+  ],
   card_testing: ['small_count_24h'],
   cash: ['round_amount'],
   currency: ['foreign_currency'],
@@ -372,7 +395,12 @@ export const REASON_GROUPS_2 = Object.freeze({
 
 const GROUP_INDICES_2: readonly (readonly [ReasonGroup, Int32Array])[] = (
   Object.keys(REASON_GROUPS_2) as ReasonGroup[]
-).map((g) => [g, Int32Array.from(REASON_GROUPS_2[g] as readonly FeatureName2[], (n) => featureIndex2(n))]);
+).map((g) => [
+  g,
+  Int32Array.from(REASON_GROUPS_2[g] as readonly FeatureName2[], (n) =>
+    featureIndex2(n),
+  ),
+]);
 
 /**
  * The version-2 feature that plays a version-1 feature's part in a sentence (which of a group's
@@ -421,7 +449,8 @@ export function rankReasons2(
   let plain: Float32Array | undefined;
   const ctx: Ctx = {
     tx: n,
-    f: (name) => (plain ??= computeNormalized(profile, n).vector)[featureIndex(name)],
+    f: (name) =>
+      (plain ??= computeNormalized(profile, n).vector)[featureIndex(name)],
     c: (name) => {
       const lead = LEAD_2[name];
       return lead === undefined ? 0 : contributions[featureIndex2(lead)];

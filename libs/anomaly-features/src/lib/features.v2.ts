@@ -120,7 +120,11 @@ export function computeNormalized2(
   const typical = Math.exp(user.mean);
   const userZ =
     user.n >= 3
-      ? clamp((logUsd - user.mean) / Math.max(statsStd(user), MIN_LOG_STD), -20, 20)
+      ? clamp(
+          (logUsd - user.mean) / Math.max(statsStd(user), MIN_LOG_STD),
+          -20,
+          20,
+        )
       : 0;
   const userRatio = clamp(tx.usd / typical, 0, MAX_RATIO);
   const cat = hist.byCategory[tx.category];
@@ -129,13 +133,21 @@ export function computeNormalized2(
   v[I.amount_ratio_user] = userRatio;
   v[I.amount_z_category] =
     cat && catN >= 3
-      ? clamp((logUsd - cat.mean) / Math.max(statsStd(cat), MIN_LOG_STD), -20, 20)
+      ? clamp(
+          (logUsd - cat.mean) / Math.max(statsStd(cat), MIN_LOG_STD),
+          -20,
+          20,
+        )
       : userZ;
   v[I.amount_ratio_category] =
-    cat && catN > 0 ? clamp(tx.usd / Math.exp(cat.mean), 0, MAX_RATIO) : userRatio;
+    cat && catN > 0
+      ? clamp(tx.usd / Math.exp(cat.mean), 0, MAX_RATIO)
+      : userRatio;
   v[I.amount_ratio_max] = clamp(tx.usd / user.max, 0, MAX_RATIO);
   v[I.amount_ratio_category_max] =
-    cat && catN > 0 ? clamp(tx.usd / cat.max, 0, MAX_RATIO) : v[I.amount_ratio_max];
+    cat && catN > 0
+      ? clamp(tx.usd / cat.max, 0, MAX_RATIO)
+      : v[I.amount_ratio_max];
   const recent = hist.recent.usd;
   if (recent.length > 0) {
     let below = 0;
@@ -172,11 +184,16 @@ export function computeNormalized2(
   v[I.gap_rel] =
     prev === -Infinity
       ? 0
-      : clamp(Math.log(usualGapMs / Math.max(t - prev, 1000)), -MAX_GAP_LOG, MAX_GAP_LOG);
+      : clamp(
+          Math.log(usualGapMs / Math.max(t - prev, 1000)),
+          -MAX_GAP_LOG,
+          MAX_GAP_LOG,
+        );
   let small = 0;
   const { ts: rts, usd: rusd } = hist.recent;
   for (let i = 0; i < rts.length; i++)
-    if (rts[i] > t - DAY_MS && rts[i] <= t && rusd[i] < SMALL_SHARE * typical) small++;
+    if (rts[i] > t - DAY_MS && rts[i] <= t && rusd[i] < SMALL_SHARE * typical)
+      small++;
   v[I.small_count_24h] = small;
 
   const usual = usualCurrency(hist);
@@ -193,12 +210,17 @@ export function computeNormalized2(
       );
     }
     let nearest = Infinity;
-    for (const pl of hist.places) nearest = Math.min(nearest, haversineKm(pl, tx.presentAt));
+    for (const pl of hist.places)
+      nearest = Math.min(nearest, haversineKm(pl, tx.presentAt));
     v[I.distance_places_km] = Number.isFinite(nearest) ? nearest : 0;
     if (hist.lastSeen) {
       const km = haversineKm(hist.lastSeen, tx.presentAt);
-      const hours = Math.max(Math.abs(t - hist.lastSeen.ts) / HOUR_MS, MIN_SPEED_HOURS);
-      v[I.travel_speed_kmh] = km < MIN_MOVE_KM ? 0 : Math.min(MAX_SPEED_KMH, km / hours);
+      const hours = Math.max(
+        Math.abs(t - hist.lastSeen.ts) / HOUR_MS,
+        MIN_SPEED_HOURS,
+      );
+      v[I.travel_speed_kmh] =
+        km < MIN_MOVE_KM ? 0 : Math.min(MAX_SPEED_KMH, km / hours);
     }
   }
   v[I.history_log] = Math.log1p(hist.n);

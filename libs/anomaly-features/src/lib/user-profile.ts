@@ -307,7 +307,8 @@ function fold(p: UserProfile, tx: NormalizedTx): UserProfile {
   if (tx.presentAt) {
     // Distance from the home known before this transaction (as the features saw it).
     const from = tx.home ?? home;
-    if (p.radius && from) addLogStats(p.radius, haversineKm(from, tx.presentAt));
+    if (p.radius && from)
+      addLogStats(p.radius, haversineKm(from, tx.presentAt));
     addPlace(p, tx.presentAt);
     if (!p.lastSeen || tx.ts >= p.lastSeen.ts) {
       p.lastSeen = { lat: tx.presentAt.lat, lon: tx.presentAt.lon, ts: tx.ts };
@@ -326,7 +327,10 @@ function hasId(ids: readonly string[], id: string): boolean {
 }
 
 /** True when `transactionId` is among the latest RECENT_IDS folded into `profile`. */
-export function hasFolded(profile: UserProfile | undefined, transactionId: string): boolean {
+export function hasFolded(
+  profile: UserProfile | undefined,
+  transactionId: string,
+): boolean {
   return profile !== undefined && hasId(profile.ids, transactionId);
 }
 

@@ -15,6 +15,11 @@ export interface AnomalyConfig {
   /** Circuit breaker in front of Redis. */
   breaker: { failureThreshold: number; recoveryMs: number };
   transactionRules: TransactionRules;
+  /**
+   * ANOMALY_ALERT_RATE: serve the model's operating point for this share of transactions flagged
+   * instead of its default threshold (it must be one the manifest lists).
+   */
+  alertRate?: number;
 }
 
 /** The detector's own settings (Redis itself comes from `loadRedisConfig`). */
@@ -29,12 +34,22 @@ export function loadAnomalyConfig(source: Env = process.env): AnomalyConfig {
       ANOMALY_REDIS_BREAKER_RECOVERY_MS: env.int(2000, { min: 10, max: 600_000 }),
       MAX_TRANSACTION_AMOUNT: env.number(DEFAULT_MAX_AMOUNT, { min: 0.01, max: 1e12 }),
       MAX_FUTURE_SKEW_HOURS: env.number(24, { min: 0, max: 24 * 365 }),
+      ANOMALY_ALERT_RATE: env.optionalString(),
     },
     source,
   );
   const prefix = e.ANOMALY_PROFILE_KEY_PREFIX as string;
   if (/\s/.test(prefix)) throw new ConfigError('ANOMALY_PROFILE_KEY_PREFIX', `must not contain whitespace (got ${JSON.stringify(prefix)})`);
+  const rawRate = e.ANOMALY_ALERT_RATE as string | undefined;
+  let alertRate: number | undefined;
+  if (rawRate !== undefined) {
+    alertRate = Number(rawRate.trim());
+    if (!(alertRate > 0 && alertRate < 1)) {
+      throw new ConfigError('ANOMALY_ALERT_RATE', `must be a share of transactions between 0 and 1, e.g. 0.005 (got ${JSON.stringify(rawRate)})`);
+    }
+  }
   return {
+    ...(alertRate === undefined ? {} : { alertRate }),
     profileMax: e.ANOMALY_PROFILE_MAX as number,
     profileTtlMs: Math.round((e.ANOMALY_PROFILE_TTL_DAYS as number) * DAY_MS),
     keyPrefix: prefix,

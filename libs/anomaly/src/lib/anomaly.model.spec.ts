@@ -1,4 +1,9 @@
-import { FEATURE_COUNT, FEATURE_NAMES, TreeEnsemble, computeFeatures } from '@ml/anomaly-features';
+import { FEATURES_V2, TreeEnsemble } from '@ml/anomaly-features';
+
+// The highest version present is served: 2.0.0, with feature version 2.
+const FEATURE_COUNT = FEATURES_V2.count;
+const FEATURE_NAMES = FEATURES_V2.names;
+const computeFeatures = FEATURES_V2.compute;
 import { isModelLoadError, loadRunner } from '@ml/inference';
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,7 +60,7 @@ describe('resolveAnomalyModel', () => {
     editManifest((m) => (m['feature_version'] = 'anomaly-features/0'));
     expect(await failure()).toMatch(/trained with features this build cannot compute: feature version "anomaly-features\/0"/);
     editManifest((m) => {
-      m['feature_version'] = 'anomaly-features/1';
+      m['feature_version'] = 'anomaly-features/2';
       m['feature_names'] = [...FEATURE_NAMES].reverse();
     });
     expect(await failure()).toMatch(/feature_names differ/);
@@ -72,11 +77,11 @@ describe('resolveAnomalyModel', () => {
     });
     expect(await failure()).toMatch(/must be float32/);
     editManifest((m) => (m['inputs'] = [{ name: 'features', dtype: 'float32', shape: ['N', 30] }]));
-    expect(await failure()).toMatch(/must have shape \[N, 31\]/);
-    editManifest((m) => (m['inputs'] = [{ dtype: 'float32', shape: ['N', 31] }]));
+    expect(await failure()).toMatch(/must have shape \[N, 25\]/);
+    editManifest((m) => (m['inputs'] = [{ dtype: 'float32', shape: ['N', 25] }]));
     expect(await failure()).toMatch(/has no name/);
     editManifest((m) => {
-      m['inputs'] = [{ name: 'features', dtype: 'float32', shape: ['N', 31] }];
+      m['inputs'] = [{ name: 'features', dtype: 'float32', shape: ['N', 25] }];
       m['files'] = { contributions: '../trees.json' };
     });
     expect(await failure()).toMatch(/must be a file name/);

@@ -43,7 +43,7 @@ function tensor(t: ManifestTensor | undefined, what: string, where: string, cols
  * trees.json is the file the manifest names (sha256) and a valid ensemble over the same features.
  * Any mismatch is a ModelLoadError naming the file, so the service refuses to start.
  */
-export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyModelFiles> {
+export async function verifyAnomalyModel(files: ModelFiles, alertRate?: number): Promise<AnomalyModelFiles> {
   const m = files.manifest;
   const where = join(files.dir, 'manifest.json');
   let features: FeatureSet;
@@ -55,8 +55,9 @@ export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyMode
   if (!sameNames(m['feature_names'], features.names)) {
     throw new ModelLoadError(`${where} feature_names differ from the ${features.count} features this build computes (${features.version})`);
   }
-  const threshold = m.threshold;
+  let threshold = m.threshold;
   if (typeof threshold !== 'number' || !(threshold > 0 && threshold < 1)) throw new ModelLoadError(`${where} threshold must be a number in (0, 1)`);
+  if (alertRate !== undefined) threshold = operatingPoint(m['operating_points'], alertRate, where);
   const inputs = [tensor(m.inputs?.[0] as ManifestTensor, 'input', where, features.count)];
   const outputs = [tensor(m.outputs?.[0] as ManifestTensor, 'output', where, 1)];
 
@@ -85,9 +86,26 @@ export async function verifyAnomalyModel(files: ModelFiles): Promise<AnomalyMode
   return { ...files, treesPath, trees, features, threshold, inputs, outputs };
 }
 
+/** The threshold of the manifest's operating point for `alertRate` (ANOMALY_ALERT_RATE). */
+function operatingPoint(points: unknown, alertRate: number, where: string): number {
+  const listed = Array.isArray(points) ? (points as { alert_rate?: unknown; threshold?: unknown }[]) : [];
+  const rates = listed.map((p) => p.alert_rate).filter((r): r is number => typeof r === 'number');
+  const point = listed.find((p) => typeof p.alert_rate === 'number' && Math.abs(p.alert_rate - alertRate) < 1e-12);
+  if (!point) {
+    throw new ModelLoadError(
+      rates.length === 0
+        ? `${where} lists no operating points: ANOMALY_ALERT_RATE cannot be used with this model`
+        : `${where} has no operating point for ANOMALY_ALERT_RATE=${alertRate} (it lists ${rates.join(', ')})`,
+    );
+  }
+  const t = point.threshold;
+  if (typeof t !== 'number' || !(t > 0 && t < 1)) throw new ModelLoadError(`${where} operating point ${alertRate} has no threshold in (0, 1)`);
+  return t;
+}
+
 /** Finds `<modelDir>/anomaly-detector/<version>/`, verifies model.onnx (sha256) and then everything above. */
-export async function resolveAnomalyModel(modelDir: string, pinned?: string): Promise<AnomalyModelFiles> {
-  return verifyAnomalyModel(await resolveModel(modelDir, ANOMALY_MODEL_NAME, pinned));
+export async function resolveAnomalyModel(modelDir: string, pinned?: string, alertRate?: number): Promise<AnomalyModelFiles> {
+  return verifyAnomalyModel(await resolveModel(modelDir, ANOMALY_MODEL_NAME, pinned), alertRate);
 }
 
 /** Feature rows in (float32 [N, F]), one score per row out (float32 [N, 1]). */

@@ -57,7 +57,7 @@ export class AnomalyModule {
         { provide: ANOMALY_OPTIONS, useValue: options },
         {
           provide: ANOMALY_FILES,
-          useFactory: () => resolveAnomalyModel(options.inference.modelDir, options.inference.pinnedVersion),
+          useFactory: () => resolveAnomalyModel(options.inference.modelDir, options.inference.pinnedVersion, options.anomaly.alertRate),
         },
         { provide: AnomalyMetrics, useFactory: (registry: Registry) => new AnomalyMetrics(registry), inject: [METRICS_REGISTRY] },
         {

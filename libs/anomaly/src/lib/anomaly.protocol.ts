@@ -1,4 +1,3 @@
-import { FEATURE_COUNT } from '@ml/anomaly-features';
 import type { FieldError } from '@ml/errors';
 import { ValidationFailedError } from '@ml/errors';
 import type { InferRequest, InferResponse, ProtocolModel, TensorSpec } from '@ml/inference';
@@ -35,6 +34,8 @@ export class AnomalyProtocolModel implements ProtocolModel {
     const inputName = this.inputs[0].name;
     const outputName = this.outputs[0].name;
     const errors: FieldError[] = [];
+    // The served model's feature count (1.0.0: 31, 2.0.0: 25).
+    const FEATURE_COUNT = this.service.files.features.count;
     const input = request.inputs.find((i) => i.name === inputName);
     const at = `inputs.${inputName}`;
     if (!input) errors.push({ field: 'inputs', message: `must contain an input named "${inputName}"` });

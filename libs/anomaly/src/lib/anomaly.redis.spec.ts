@@ -1,4 +1,4 @@
-import { foldTransaction, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
+import { FEATURES_V2, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
 import type { Redis } from '@ml/redis';
 import type { ChildProcess } from 'node:child_process';
 import {
@@ -6,6 +6,7 @@ import {
   daysAgo,
   deleteKeys,
   freePort,
+  groceryHistory,
   http,
   iso,
   redisClient,
@@ -24,8 +25,8 @@ import { POPULATION_ONLY } from './anomaly.detector';
 const HOUR = 3_600_000;
 
 async function storedProfile(client: Redis, prefix: string, user: string): Promise<UserProfile | undefined> {
-  // The app stores under the prefix plus the profile version of the model it serves (1.0.0: v1).
-  const text = await client.hget(`${prefix}v1:${user}`, 'p');
+  // The app stores under the prefix plus the profile version of the model it serves (2.0.0: v2).
+  const text = await client.hget(`${prefix}v2:${user}`, 'p');
   return text ? (JSON.parse(text) as UserProfile) : undefined;
 }
 
@@ -129,17 +130,18 @@ describe('two anomaly-detector replicas sharing the real Redis', () => {
     }
     for (const user of users) {
       const mine = all.filter((t) => t.user_id === user).sort((a, b) => Date.parse(a.timestamp) - Date.parse(b.timestamp));
-      const expected = mine.reduce<UserProfile | undefined>((p, t) => foldTransaction(p, t), undefined) as UserProfile;
+      const expected = mine.reduce<UserProfile | undefined>((p, t) => FEATURES_V2.fold(p, t), undefined) as UserProfile;
       const actual = (await storedProfile(clients[0], prefix, user)) as UserProfile;
       expect(actual).toBeDefined();
       // Counts and everything order-free are exact...
       expect(actual.n).toBe(mine.length);
-      expect({ ...actual, amount: undefined, byCategory: undefined, ids: undefined, recent: undefined }).toEqual({
+      expect({ ...actual, amount: undefined, byCategory: undefined, ids: undefined, recent: undefined, radius: undefined }).toEqual({
         ...expected,
         amount: undefined,
         byCategory: undefined,
         ids: undefined,
         recent: undefined,
+        radius: undefined,
       });
       expect([...actual.ids].sort()).toEqual([...expected.ids].sort());
       expect(actual.recent.ts).toEqual(expected.recent.ts);
@@ -152,6 +154,7 @@ describe('two anomaly-detector replicas sharing the real Redis', () => {
         expect(Math.abs(a.m2 - b.m2)).toBeLessThan(1e-9);
       };
       close(actual.amount, expected.amount);
+      close(actual.radius as UserProfile['amount'], expected.radius as UserProfile['amount']);
       expect(Object.keys(actual.byCategory).sort()).toEqual(Object.keys(expected.byCategory).sort());
       for (const k of Object.keys(expected.byCategory) as (keyof UserProfile['byCategory'])[]) {
         close(actual.byCategory[k] as UserProfile['amount'], expected.byCategory[k] as UserProfile['amount']);
@@ -196,7 +199,7 @@ describe('anomaly-detector when its Redis stops answering or dies', () => {
     expect((await score()).res.json.degraded).toBe(false);
     const direct = redisClient(port, 200);
     await waitFor(() => direct.status === 'ready');
-    const before = await direct.hget('p:v1:olga', 'rev');
+    const before = await direct.hget('p:v2:olga', 'rev');
     server?.kill('SIGSTOP');
     const slowest: number[] = [];
     for (let i = 0; i < 8; i++) {
@@ -224,7 +227,7 @@ describe('anomaly-detector when its Redis stops answering or dies', () => {
     expect((await score()).res.json.degraded).toBe(false);
     expect(metric(await metrics(), 'ml_profile_store_degraded', 'store="redis"')).toBe(0);
     // Nothing scored during the outage was folded: one write before, one after.
-    expect(Number(await direct.hget('p:v1:olga', 'rev'))).toBe(Number(before) + 1);
+    expect(Number(await direct.hget('p:v2:olga', 'rev'))).toBe(Number(before) + 1);
     direct.disconnect();
   });
 
@@ -245,5 +248,48 @@ describe('anomaly-detector when its Redis stops answering or dies', () => {
     const again = await score('rita');
     expect(again.res.json.reasons).not.toContain(POPULATION_ONLY.newCustomer);
     expect(await profiles()).toMatchObject({ degraded: false, connection: 'ready', breaker: 'closed' });
+  });
+});
+
+describe('model versions sharing one Redis (rollout and rollback)', () => {
+  const prefix = uniquePrefix('versions');
+  let client: Redis;
+  let current: TestApp;
+  let rollback: TestApp;
+
+  beforeAll(async () => {
+    client = redisClient(6379, 2000);
+    [current, rollback] = await Promise.all([
+      startAnomalyApp({ ANOMALY_PROFILE_KEY_PREFIX: prefix }, { redis: client }),
+      startAnomalyApp({ ANOMALY_PROFILE_KEY_PREFIX: prefix, MODEL_VERSION_ANOMALY_DETECTOR: '1.0.0' }, { redis: client }),
+    ]);
+    await Promise.all([waitReady(current.url), waitReady(rollback.url)]);
+  });
+  afterAll(async () => {
+    await Promise.all([current?.stop(), rollback?.stop()]);
+    await deleteKeys(client, prefix);
+    client.disconnect();
+  });
+
+  it('keeps each version on its own profiles: 2.0.0 under v2, 1.0.0 (pinned) under v1, neither reading the other', async () => {
+    const history = groceryHistory('rolf', 12);
+    for (const [app, version] of [
+      [current, '2.0.0'],
+      [rollback, '1.0.0'],
+    ] as const) {
+      const res = await http(`${app.url}/predict/anomaly/batch`, { body: { transactions: history } });
+      expect(res.status).toBe(200);
+      expect(res.json.predictions[0].model).toEqual({ name: 'anomaly-detector', version });
+    }
+    const v2 = JSON.parse((await client.hget(`${prefix}v2:rolf`, 'p')) as string) as UserProfile;
+    const v1 = JSON.parse((await client.hget(`${prefix}v1:rolf`, 'p')) as string) as UserProfile;
+    expect([v2.v, v2.n, v1.v, v1.n]).toEqual([2, 12, 1, 12]);
+    expect(v2.radius?.n).toBe(12);
+    expect(v1.radius).toBeUndefined();
+    // A customer only 1.0.0 has seen is new to 2.0.0 (its history is rebuilt from new traffic).
+    await http(`${rollback.url}/predict/anomaly/batch`, { body: { transactions: groceryHistory('olaf', 5) } });
+    const fresh = await http(`${current.url}/predict/anomaly`, { body: tx({ transaction_id: 'olaf-next', user_id: 'olaf' }) });
+    expect(fresh.json.reasons).toContain(POPULATION_ONLY.newCustomer);
+    expect(await client.exists(`${prefix}v1:olaf`, `${prefix}v2:olaf`)).toBe(2);
   });
 });

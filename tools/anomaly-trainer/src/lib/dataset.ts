@@ -1,11 +1,11 @@
 import {
+  FEATURES_V1,
   FEATURE_COUNT,
-  computeFeatures,
-  foldTransaction,
+  type FeatureSet,
   type UserProfile,
 } from '@ml/anomaly-features';
 import { SCENARIOS, type SimConfig } from './sim.config';
-import { simulate, type SimTransaction } from './simulator';
+import { simulate, type CustomerStream, type SimTransaction } from './simulator';
 
 /** Rows of model input with labels, kept in flat typed arrays. */
 export class Dataset {
@@ -76,35 +76,48 @@ export interface ReplayStep {
 }
 
 /**
- * Replays every customer's stream the way the live detector sees it (arrival order): score
- * the transaction against the profile, then fold it in. Warm-up transactions (before the
+ * Replays customers' streams the way the live detector sees them (each stream in the order the
+ * detector receives it): score the transaction against the profile with `features`, then fold it
+ * in. Transactions before `startMs` only build history.
+ */
+export function replayStreams(
+  streams: Iterable<CustomerStream>,
+  startMs: number,
+  visit: (step: ReplayStep) => void,
+  features: FeatureSet = FEATURES_V1,
+): number {
+  let folded = 0;
+  let customer = 0;
+  for (const stream of streams) {
+    let profile: UserProfile | undefined;
+    for (const t of stream.transactions) {
+      if (t.ts >= startMs) {
+        const { vector } = features.compute(profile, t.tx);
+        visit({
+          t,
+          day: Math.floor((t.ts - startMs) / 86_400_000),
+          vector,
+          profile,
+          customer,
+        });
+      }
+      profile = features.fold(profile, t.tx);
+      folded++;
+    }
+    customer++;
+  }
+  return folded;
+}
+
+/**
+ * Replays every simulated customer's stream (arrival order). Warm-up transactions (before the
  * observed period) only build history.
  */
 export function replay(
   cfg: SimConfig,
   visit: (step: ReplayStep) => void,
   customers = cfg.customers,
+  features: FeatureSet = FEATURES_V1,
 ): number {
-  const start = Date.parse(cfg.start);
-  let folded = 0;
-  let customer = 0;
-  for (const stream of simulate(cfg, customers)) {
-    let profile: UserProfile | undefined;
-    for (const t of stream.transactions) {
-      if (t.ts >= start) {
-        const { vector } = computeFeatures(profile, t.tx);
-        visit({
-          t,
-          day: Math.floor((t.ts - start) / 86_400_000),
-          vector,
-          profile,
-          customer,
-        });
-      }
-      profile = foldTransaction(profile, t.tx);
-      folded++;
-    }
-    customer++;
-  }
-  return folded;
+  return replayStreams(simulate(cfg, customers), Date.parse(cfg.start), visit, features);
 }

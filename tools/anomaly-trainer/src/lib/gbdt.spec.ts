@@ -122,3 +122,56 @@ describe('trainGbdt', () => {
     expect(Array.from(cuts)).toEqual([125, 250, 375, 500, 625, 750, 875]);
   });
 });
+
+describe('monotone constraints', () => {
+  /** Fraud likelier at both ends of `a` (a U shape) and when b is high. */
+  function uShaped(n: number, seed: number): Dataset {
+    const d = new Dataset(F);
+    const r = new Rng(seed);
+    for (let i = 0; i < n; i++) {
+      const v = Float32Array.of(r.next(), r.next(), r.next(), r.normal());
+      const p = 0.02 + 0.5 * (v[0] < 0.15 ? 1 : 0) + 0.4 * (v[0] > 0.85 ? 1 : 0) + 0.3 * v[1];
+      d.push(v, r.chance(p) ? fraud : legit);
+    }
+    return d;
+  }
+  const params: GbdtParams = { ...DEFAULT_PARAMS, maxTrees: 40, minTrees: 40, maxDepth: 4 };
+  const grid = (model: TreeEnsemble, f: number, others: Float32Array) =>
+    Array.from({ length: 101 }, (_, k) => {
+      const v = others.slice();
+      v[f] = k / 100;
+      return model.predict(v);
+    });
+
+  it('without constraints the ensemble follows the U shape (falls, then rises)', () => {
+    const model = TreeEnsemble.fromJSON(trainGbdt(uShaped(20_000, 3), { featureNames: NAMES, featureVersion: 't' }, params).model);
+    const s = grid(model, 0, Float32Array.of(0, 0.5, 0.5, 0));
+    expect(s[0]).toBeGreaterThan(s[50] + 0.05);
+    expect(s[100]).toBeGreaterThan(s[50] + 0.05);
+  });
+
+  it('a +1 constraint makes the score non-decreasing in that feature everywhere, -1 non-increasing', () => {
+    const data = uShaped(20_000, 3);
+    const up = TreeEnsemble.fromJSON(trainGbdt(data, { featureNames: NAMES, featureVersion: 't' }, { ...params, monotone: [1, 0, 0, 0] }).model);
+    const down = TreeEnsemble.fromJSON(trainGbdt(data, { featureNames: NAMES, featureVersion: 't' }, { ...params, monotone: [-1, 1, 0, 0] }).model);
+    const r = new Rng(9);
+    for (let trial = 0; trial < 50; trial++) {
+      const others = Float32Array.of(0, r.next(), r.next(), r.normal());
+      const u = grid(up, 0, others);
+      const d = grid(down, 0, others);
+      for (let k = 1; k < u.length; k++) {
+        expect(u[k]).toBeGreaterThanOrEqual(u[k - 1] - 1e-12);
+        expect(d[k]).toBeLessThanOrEqual(d[k - 1] + 1e-12);
+      }
+      const b = grid(down, 1, Float32Array.of(r.next(), 0, r.next(), r.normal()));
+      for (let k = 1; k < b.length; k++) expect(b[k]).toBeGreaterThanOrEqual(b[k - 1] - 1e-12);
+    }
+    // Still learns the part of the shape the constraint allows.
+    const u = grid(up, 0, Float32Array.of(0, 0.5, 0.5, 0));
+    expect(u[100]).toBeGreaterThan(u[50] + 0.05);
+  });
+
+  it('refuses more constraints than features', () => {
+    expect(() => trainGbdt(uShaped(100, 1), { featureNames: NAMES, featureVersion: 't' }, { ...params, maxTrees: 1, monotone: [1, 0, 0, 0, 1] })).toThrow(/monotone has 5 entries/);
+  });
+});

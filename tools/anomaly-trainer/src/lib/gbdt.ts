@@ -22,6 +22,12 @@ export interface GbdtParams {
   /** Histogram bins per feature (at most 256). */
   readonly maxBins: number;
   readonly seed: number;
+  /**
+   * Per feature: 1 = the score never decreases as the feature grows, -1 = never increases, 0 (or
+   * absent) = free. Enforced on every tree (split values ordered, children bounded by their
+   * parent's midpoint), so the whole ensemble is monotone in those features.
+   */
+  readonly monotone?: readonly number[];
 }
 
 export const DEFAULT_PARAMS: GbdtParams = {
@@ -113,6 +119,9 @@ interface Split {
 
 interface Pending {
   id: number;
+  /** Bounds on this node's (and its descendants') leaf values, from monotone splits above it. */
+  min: number;
+  max: number;
   lo: number;
   hi: number;
   depth: number;
@@ -164,8 +173,11 @@ export function trainGbdt(
   const trainLoss: number[] = [];
   const validLoss: number[] = [];
   const { lambda } = params;
-  const leafValue = (g: number, h: number): number =>
-    Math.fround((-g / (h + lambda)) * params.learningRate);
+  const rawValue = (g: number, h: number): number => (-g / (h + lambda)) * params.learningRate;
+  const leafValue = (g: number, h: number, min = -Infinity, max = Infinity): number =>
+    Math.fround(Math.min(max, Math.max(min, rawValue(g, h))));
+  const monotone = params.monotone ?? [];
+  if (monotone.length > F) throw new RangeError(`monotone has ${monotone.length} entries for ${F} features`);
 
   const histogram = (lo: number, hi: number): Float64Array => {
     const hist = new Float64Array(F * B * 3);
@@ -203,6 +215,12 @@ export function trainGbdt(
         if (cl < params.minChildRows || hl < params.minChildHessian) continue;
         if (cr < params.minChildRows || hr < params.minChildHessian) break;
         const gr = node.g - gl;
+        const dir = monotone[f] ?? 0;
+        if (dir !== 0) {
+          const vl = Math.min(node.max, Math.max(node.min, rawValue(gl, hl)));
+          const vr = Math.min(node.max, Math.max(node.min, rawValue(gr, hr)));
+          if (dir > 0 ? vl > vr : vl < vr) continue;
+        }
         const gain =
           (gl * gl) / (hl + lambda) + (gr * gr) / (hr + lambda) - parent;
         if (gain > params.minGain && (!best || gain > best.gain))
@@ -230,12 +248,12 @@ export function trainGbdt(
       value: [],
       cover: [],
     };
-    const addNode = (g: number, h: number): number => {
+    const addNode = (g: number, h: number, min = -Infinity, max = Infinity): number => {
       tree.feature.push(-1);
       tree.threshold.push(0);
       tree.left.push(0);
       tree.right.push(0);
-      tree.value.push(leafValue(g, h));
+      tree.value.push(leafValue(g, h, min, max));
       tree.cover.push(Math.fround(h));
       return tree.feature.length - 1;
     };
@@ -248,6 +266,8 @@ export function trainGbdt(
     const queue: Pending[] = [
       {
         id: addNode(g0, h0),
+        min: -Infinity,
+        max: Infinity,
         lo: 0,
         hi: m,
         depth: 0,
@@ -282,8 +302,27 @@ export function trainGbdt(
       for (let k = 0; k < large.length; k++) large[k] = node.hist[k] - small[k];
       const gr = node.g - gl;
       const hr = node.h - hl;
-      const leftId = addNode(gl, hl);
-      const rightId = addNode(gr, hr);
+      // A monotone split bounds each side by the midpoint of the two values, so no leaf below
+      // the left child can exceed any leaf below the right one (or the reverse for -1).
+      let leftMin = node.min;
+      let leftMax = node.max;
+      let rightMin = node.min;
+      let rightMax = node.max;
+      const dir = monotone[f] ?? 0;
+      if (dir !== 0) {
+        const vl = Math.min(node.max, Math.max(node.min, rawValue(gl, hl)));
+        const vr = Math.min(node.max, Math.max(node.min, rawValue(gr, hr)));
+        const mid = (vl + vr) / 2;
+        if (dir > 0) {
+          leftMax = Math.min(leftMax, mid);
+          rightMin = Math.max(rightMin, mid);
+        } else {
+          leftMin = Math.max(leftMin, mid);
+          rightMax = Math.min(rightMax, mid);
+        }
+      }
+      const leftId = addNode(gl, hl, leftMin, leftMax);
+      const rightId = addNode(gr, hr, rightMin, rightMax);
       tree.feature[node.id] = f;
       tree.threshold[node.id] = cuts[f][bin];
       tree.left[node.id] = leftId;
@@ -291,6 +330,8 @@ export function trainGbdt(
       queue.push(
         {
           id: leftId,
+          min: leftMin,
+          max: leftMax,
           lo: node.lo,
           hi: l,
           depth: node.depth + 1,
@@ -300,6 +341,8 @@ export function trainGbdt(
         },
         {
           id: rightId,
+          min: rightMin,
+          max: rightMax,
           lo: l,
           hi: node.hi,
           depth: node.depth + 1,
