@@ -15,7 +15,10 @@
  *   POST /predict/anomaly/batch  {"features": number[][]}  -> {"predictions": [{"score","is_anomaly"}]}
  *   GET  /health/ready, GET /stats (runs, rows, requests: for the mean batch size)
  *
- * F and the threshold come from the manifest beside the model. Prints
+ * F (the input shape's second dimension: 31 for feature version anomaly-features/1, 25 for
+ * anomaly-features/2; the server is agnostic, the benchmark computes the rows with the FeatureSet
+ * the manifest's `feature_version` names) and the threshold come from the manifest beside the
+ * model. Prints
  * `listening on http://127.0.0.1:<port>` once warm. Exits on SIGTERM/SIGINT, and with
  * --exit-with-stdin when its stdin closes (the benchmark that started it has gone).
  */
@@ -28,6 +31,8 @@ import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 interface Manifest {
   threshold?: unknown;
+  feature_version?: unknown;
+  feature_names?: unknown;
   inputs?: Array<{ name?: string; shape?: unknown[] }>;
   outputs?: Array<{ name?: string }>;
 }
@@ -59,6 +64,9 @@ const width = Number(manifest.inputs?.[0]?.shape?.[1]);
 const threshold = manifest.threshold;
 if (!Number.isInteger(width) || width < 1) throw new Error(`manifest beside ${modelPath} has no input shape [N, F]`);
 if (typeof threshold !== 'number') throw new Error(`manifest beside ${modelPath} has no threshold`);
+if (Array.isArray(manifest.feature_names) && manifest.feature_names.length !== width) {
+  throw new Error(`manifest beside ${modelPath}: ${manifest.feature_names.length} feature_names (${String(manifest.feature_version)}) but input shape [N, ${width}]`);
+}
 
 const stats = { runs: 0, rows: 0, requests: 0 };
 

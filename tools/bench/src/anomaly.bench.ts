@@ -7,17 +7,25 @@
  * 256; every scenario runs as its own child process, one at a time. See tools/bench/README.md.
  *
  *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/anomaly.bench.ts \
- *     [--duration 10] [--warmup 3] [--rounds 1] [--connections 32] [--batch-connections 4]
+ *     [--duration 10] [--warmup 3] [--rounds 1] [--connections 32] [--batch-connections 4] \
+ *     [--baseline-version 1.0.0]
  *
  * Acceptance (product issue): with in-memory history at least 60% of the bare server's throughput,
  * with Redis at least 40%, each against the bare server in the same shape (single vs single, batch
  * vs batch) measured in the same run.
+ *
+ * Any model version: the bare server's rows are computed with the FeatureSet the served model's
+ * manifest names (`featureSetOf(manifest.feature_version)`), as the app does. With
+ * `--baseline-version`, every app scenario is also run against the app serving that version,
+ * interleaved with the model under test within each round (model then baseline in odd rounds,
+ * baseline then model in even ones), and the app under test must reach BASELINE_TARGET of the
+ * baseline app's throughput in every shape.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { FEATURE_COUNT, precompute, type PrecomputedTraffic } from './lib/anomaly-features';
+import { featureSetOf, precompute, type FeatureSet, type PrecomputedTraffic } from './lib/anomaly-features';
 import {
   appCounters,
   bareCounters,
@@ -34,17 +42,21 @@ import {
 } from './lib/anomaly-targets';
 import { checkAnswers, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
-import { killAllChildren } from './lib/processes';
+import { killAllChildren, rssMb } from './lib/processes';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { runLoad, startApp, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
 import { TransactionStream } from './lib/transactions';
 
 const MODEL = 'anomaly-detector';
 const TARGETS = { memory: 0.6, redis: 0.4 } as const;
+/** With --baseline-version: the app under test at least this share of the baseline app's tx/s. */
+const BASELINE_TARGET = 0.9;
 const SCENARIOS = ['bare-single', 'memory-single', 'redis-single', 'bare-batch', 'memory-batch', 'redis-batch'] as const;
 type ScenarioId = (typeof SCENARIOS)[number];
 type Kind = 'bare' | 'memory' | 'redis';
 type Shape = 'single' | 'batch';
+/** Which app a measurement ran: the model under test, or the --baseline-version one. */
+type Role = 'model' | 'baseline';
 
 const USAGE = `usage: anomaly.bench.ts [options]
   --duration <s>           measured seconds per scenario (10)
@@ -63,6 +75,9 @@ const USAGE = `usage: anomaly.bench.ts [options]
   --redis-url <url>        Redis of the Redis scenarios (redis://127.0.0.1:6379)
   --model-dir <dir>        models root (models); the highest version of ${MODEL} is used
   --model-version <v>      pin a version
+  --baseline-version <v>   also run every app scenario (memory-*, redis-*) on the app serving
+                           version v, interleaved with the model under test in each round, and
+                           compare: model tx/s over baseline tx/s (target >= ${BASELINE_TARGET})
   --strict                 exit with code 2 when a scenario misses its target
   --out <dir>              where the JSON results go (tools/bench/results)
   --report <file.json>     print the tables of an earlier run's results file, run nothing`;
@@ -81,6 +96,7 @@ const { values: args } = parseArgs({
     'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
     'model-dir': { type: 'string', default: 'models' },
     'model-version': { type: 'string' },
+    'baseline-version': { type: 'string' },
     strict: { type: 'boolean', default: false },
     out: { type: 'string', default: 'tools/bench/results' },
     report: { type: 'string' },
@@ -125,6 +141,7 @@ const opts = {
   redisUrl: args['redis-url'] ?? 'redis://127.0.0.1:6379',
   modelDir: resolve(WORKSPACE_ROOT, args['model-dir'] ?? 'models'),
   modelVersion: args['model-version'],
+  baselineVersion: args['baseline-version'],
   strict: args.strict === true,
   out: resolve(WORKSPACE_ROOT, args.out ?? ''),
 };
@@ -136,6 +153,12 @@ if (opts.batchSize > 256) {
 interface Measurement {
   round: number;
   scenario: ScenarioId;
+  /** Absent in results written before --baseline-version existed: 'model'. */
+  role?: Role;
+  /** Model version the target served. */
+  modelVersion?: string;
+  /** Spawn to first 200 on /health/ready; RSS of the target process then and after the load. */
+  process?: { startToReadyMs: number; rssAtReadyMb?: number; rssAfterLoadMb?: number };
   kind: Kind;
   shape: Shape;
   path: string;
@@ -161,12 +184,27 @@ interface Measurement {
 }
 
 
-function resolveModel(): { version: string; path: string; manifest: Record<string, unknown> } {
+interface ModelRef {
+  version: string;
+  path: string;
+  manifest: Record<string, unknown>;
+  /** The feature set the manifest's feature_version names (what the app serves it with). */
+  features: FeatureSet;
+}
+
+/** `pinned`, or the highest version; its manifest must name a feature set this build computes, of its input width. */
+function resolveModel(pinned: string | undefined): ModelRef {
   const dir = join(opts.modelDir, MODEL);
-  const version = opts.modelVersion ?? highestModelVersion(dir);
-  if (!version || !existsSync(join(dir, version, 'model.onnx'))) throw new Error(`no ${MODEL} model under ${dir}${opts.modelVersion ? ` (version ${opts.modelVersion})` : ''}`);
+  const version = pinned ?? highestModelVersion(dir);
+  if (!version || !existsSync(join(dir, version, 'model.onnx'))) throw new Error(`no ${MODEL} model under ${dir}${pinned ? ` (version ${pinned})` : ''}`);
+  const path = join(dir, version, 'model.onnx');
   const manifest = JSON.parse(readFileSync(join(dir, version, 'manifest.json'), 'utf8')) as Record<string, unknown>;
-  return { version, path: join(dir, version, 'model.onnx'), manifest };
+  const features = featureSetOf(manifest['feature_version']);
+  const inputShape = (manifest['inputs'] as Array<{ shape?: unknown[] }> | undefined)?.[0]?.shape;
+  if (inputShape?.[1] !== features.count) {
+    throw new Error(`${path}: input shape ${JSON.stringify(inputShape)} does not take the ${features.count} features of ${features.version}`);
+  }
+  return { version, path, manifest, features };
 }
 
 
@@ -201,7 +239,8 @@ function coresOf(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined
 async function measure(
   scenario: ScenarioId,
   round: number,
-  model: { version: string; path: string },
+  model: ModelRef,
+  role: Role,
   stream: TransactionStream,
   pool: PrecomputedTraffic,
   runId: string,
@@ -210,11 +249,13 @@ async function measure(
   const path = shape === 'single' ? '/predict/anomaly' : '/predict/anomaly/batch';
   const size = shape === 'single' ? 1 : opts.batchSize;
   const connections = shape === 'single' ? opts.connections : opts.batchConnections;
-  const prefix = `bench:anomaly:${runId}:r${round}:${scenario}:`;
+  // The app appends v<profile version>: to it; one prefix per app instance, deleted afterwards.
+  const prefix = `bench:anomaly:${runId}:r${round}:${scenario}:${role}@${model.version}:`;
   const redis = kind === 'redis' ? await connectRedis(opts.redisUrl) : undefined;
   const redisPid = kind === 'redis' ? findRedisServerPid() : undefined;
 
-  log(`round ${round}: starting ${scenario}${redis ? ` (Redis keys under ${prefix})` : ''}`);
+  const label = kind === 'bare' ? scenario : `${scenario} ${MODEL}@${model.version}${role === 'baseline' ? ' (baseline)' : ''}`;
+  log(`round ${round}: starting ${label}${redis ? ` (Redis keys under ${prefix})` : ''}`);
   let server: RunningServer | undefined;
   let m: Measurement | undefined;
   try {
@@ -232,6 +273,7 @@ async function measure(
       });
     }
     const url = server.url;
+    const proc: NonNullable<Measurement['process']> = { startToReadyMs: server.startToReadyMs, rssAtReadyMb: rssMb(server.pid) };
     const { body, used } = bodies(kind, shape, stream, pool);
     await checkAnswers(url, path, body(), kind === 'bare' ? (shape === 'single' ? 'score' : 'predictions') : shape === 'single' ? 'transaction_id' : 'predictions');
 
@@ -250,9 +292,13 @@ async function measure(
       ioBefore && ioAfter ? { reads: ioAfter.reads - ioBefore.reads, writes: ioAfter.writes - ioBefore.writes, inputBytes: ioAfter.inputBytes - ioBefore.inputBytes } : undefined;
     const after = await counters();
     const moved = countersBetween(before, after);
+    proc.rssAfterLoadMb = rssMb(server.pid);
     m = {
       round,
       scenario,
+      role,
+      modelVersion: model.version,
+      process: proc,
       kind,
       shape,
       path,
@@ -268,11 +314,12 @@ async function measure(
     };
     const bad = load.non2xx + load.errors + load.timeouts;
     log(
-      `  ${scenario} c=${connections}: ${fmt(load.reqPerSec)} req/s, ${fmt(load.itemsPerSec)} tx/s, ` +
+      `  ${label} c=${connections}: ${fmt(load.reqPerSec)} req/s, ${fmt(load.itemsPerSec)} tx/s, ` +
         `p50 ${fmt(load.latencyMs.p50, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, rows/run ${fmt(m.meanBatch, 1)}` +
         (cpu ? `, cores: server ${cpu.server.toFixed(2)} driver ${cpu.driver.toFixed(2)}${cpu.redis !== undefined ? ` redis ${cpu.redis.toFixed(2)}` : ''} other ${cpu.other.toFixed(2)}` : '') +
         (bad ? `, non2xx ${load.non2xx} errors ${load.errors} timeouts ${load.timeouts}` : '') +
-        (m.degradedTotal ? `, degraded answers + skipped folds ${m.degradedTotal}` : ''),
+        (m.degradedTotal ? `, degraded answers + skipped folds ${m.degradedTotal}` : '') +
+        `; ready ${fmt(proc.startToReadyMs)} ms after spawn, RSS ${fmt(proc.rssAtReadyMb)} MB at ready, ${fmt(proc.rssAfterLoadMb)} MB after load`,
     );
   } finally {
     await server?.stop();
@@ -293,6 +340,9 @@ async function measure(
 
 interface Summary {
   scenario: ScenarioId;
+  role: Role;
+  /** Model version served (undefined in results written before it was recorded). */
+  modelVersion?: string;
   kind: Kind;
   shape: Shape;
   connections: number;
@@ -307,6 +357,10 @@ interface Summary {
   otherCores?: number;
   /** Transactions per second per core the target (plus redis-server) used. */
   txPerCoreSec?: number;
+  /** Spawn to ready, RSS at ready and after the load (medians). */
+  startToReadyMs?: number;
+  rssAtReadyMb?: number;
+  rssAfterLoadMb?: number;
   /** Non-2xx, errors and timeouts: invalid traffic or a broken target. */
   failures: number;
   /** App: answers given without history and transactions not folded (Redis timed out or was down). */
@@ -314,13 +368,17 @@ interface Summary {
   rounds: number;
 }
 
-function summarise(measurements: Measurement[]): Summary[] {
+const roleOf = (m: Measurement): Role => m.role ?? 'model';
+
+function summarise(measurements: Measurement[], role: Role): Summary[] {
   const out: Summary[] = [];
   for (const scenario of SCENARIOS) {
-    const ms = measurements.filter((m) => m.scenario === scenario);
+    const ms = measurements.filter((m) => m.scenario === scenario && roleOf(m) === role);
     if (ms.length === 0) continue;
     out.push({
       scenario,
+      role,
+      modelVersion: ms[0].modelVersion,
       kind: ms[0].kind,
       shape: ms[0].shape,
       connections: ms[0].load.connections,
@@ -339,6 +397,9 @@ function summarise(measurements: Measurement[]): Summary[] {
           return cores > 0 ? m.load.itemsPerSec / cores : undefined;
         }),
       ),
+      startToReadyMs: median(ms.map((m) => m.process?.startToReadyMs)),
+      rssAtReadyMb: median(ms.map((m) => m.process?.rssAtReadyMb)),
+      rssAfterLoadMb: median(ms.map((m) => m.process?.rssAfterLoadMb)),
       failures: ms.reduce((a, m) => a + m.load.non2xx + m.load.errors + m.load.timeouts, 0),
       degraded: ms.reduce((a, m) => a + (m.degradedTotal ?? 0), 0),
       rounds: ms.length,
@@ -380,13 +441,69 @@ function verdicts(summary: Summary[]): Verdict[] {
   return out;
 }
 
+/** One app scenario, the model under test against the --baseline-version app (medians over rounds). */
+interface BaselineComparison {
+  scenario: ScenarioId;
+  modelVersion?: string;
+  baselineVersion?: string;
+  /** Model tx/s over baseline tx/s (medians over rounds): the acceptance figure. */
+  throughputRatio?: number;
+  /** The same ratio round by round (each pair ran back to back), for the spread. */
+  roundRatios: number[];
+  target: number;
+  meets?: boolean;
+  /** Tx per core-second of app (+ redis-server), model over baseline: CPU efficiency, informative. */
+  efficiencyRatio?: number;
+  model: Summary;
+  baseline: Summary;
+}
+
+function compareWithBaseline(measurements: Measurement[], model: Summary[], baseline: Summary[]): BaselineComparison[] {
+  const out: BaselineComparison[] = [];
+  for (const b of baseline) {
+    const m = model.find((s) => s.scenario === b.scenario);
+    if (!m) continue;
+    const value = ratio(m.txPerSec, b.txPerSec);
+    const roundRatios: number[] = [];
+    for (const x of measurements.filter((y) => y.scenario === b.scenario && roleOf(y) === 'model')) {
+      const y = measurements.find((z) => z.scenario === b.scenario && z.round === x.round && roleOf(z) === 'baseline');
+      const r = ratio(x.load.itemsPerSec, y?.load.itemsPerSec);
+      if (r !== undefined) roundRatios.push(r);
+    }
+    out.push({
+      scenario: b.scenario,
+      modelVersion: m.modelVersion,
+      baselineVersion: b.modelVersion,
+      throughputRatio: value,
+      roundRatios,
+      target: BASELINE_TARGET,
+      meets: value === undefined ? undefined : value >= BASELINE_TARGET,
+      efficiencyRatio: ratio(m.txPerCoreSec, b.txPerCoreSec),
+      model: m,
+      baseline: b,
+    });
+  }
+  return out;
+}
+
+interface ModelInfo {
+  name: string;
+  version: string;
+  path: string;
+  sha256: unknown;
+  featureCount: number;
+  featureVersion?: string;
+}
+
 /** What a run writes (and `--report` reads back). */
 interface SavedResult {
   benchmark: 'anomaly';
   startedAt: string;
   finishedAt: string;
   machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number };
-  model: { name: string; version: string; path: string; sha256: unknown; featureCount: number };
+  model: ModelInfo;
+  /** With --baseline-version: the model the app scenarios were also run with. */
+  baseline?: ModelInfo;
   traffic: { users: number; userOrder: string; seed: number; pool: number; poolCustomers: number; poolWithoutHistory: number; poolMeanHistory: number; firstEventTime: string };
   options: Record<string, unknown> & { durationSec: number; warmupSec: number; rounds: number; connections: number; batchConnections: number; batchSize: number };
   measurements: Measurement[];
@@ -401,10 +518,24 @@ const LABEL: Record<ScenarioId, string> = {
   'redis-batch': 'app, history in Redis',
 };
 
-function buildReport(result: SavedResult): { text: string; summary: Summary[]; verdicts: Verdict[]; allMet?: boolean } {
+interface Report {
+  text: string;
+  summary: Summary[];
+  verdicts: Verdict[];
+  allMet?: boolean;
+  baselineSummary: Summary[];
+  baselineComparison: BaselineComparison[];
+  baselineMet?: boolean;
+}
+
+const pair = (a: number | undefined, b: number | undefined, decimals = 0) => `${fmt(a, decimals)} / ${fmt(b, decimals)}`;
+
+function buildReport(result: SavedResult): Report {
   const o = result.options;
-  const summary = summarise(result.measurements);
+  const summary = summarise(result.measurements, 'model');
+  const baselineSummary = summarise(result.measurements, 'baseline');
   const vs = verdicts(summary);
+  const comparison = compareWithBaseline(result.measurements, summary, baselineSummary);
   const byScenario = new Map(vs.map((v) => [v.scenario, v]));
   const columns: Column<Summary>[] = [
     { header: 'scenario', value: (s) => s.scenario, align: 'left' },
@@ -422,20 +553,49 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; v
     { header: 'redis cores', value: (s) => fmt(s.redisCores, 2) },
     { header: 'other cores', value: (s) => fmt(s.otherCores, 2) },
     { header: 'tx/core-s', value: (s) => fmt(s.txPerCoreSec) },
+    { header: 'ready ms', value: (s) => fmt(s.startToReadyMs) },
+    { header: 'RSS MB', value: (s) => fmt(s.rssAfterLoadMb) },
     { header: 'failed', value: (s) => String(s.failures) },
     { header: 'degraded', value: (s) => (s.kind === 'bare' ? '' : String(s.degraded)) },
   ];
   const m = result.machine;
   const t = result.traffic;
+  const features = result.model.featureVersion ? `, ${result.model.featureVersion} (${result.model.featureCount} features)` : '';
   const lines = [
     '',
-    `Anomaly detector benchmark: model ${result.model.name}@${result.model.version}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
+    `Anomaly detector benchmark: model ${result.model.name}@${result.model.version}${features}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
     `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; single c=${o.connections}, batch of ${o.batchSize} c=${o.batchConnections}; app INFERENCE_WORKERS=${String(o['workers'])}`,
     `traffic: ${fmt(t.users)} customers (${t.userOrder}), every transaction id distinct, time-ordered; bare server fed the same transactions' features (${fmt(t.pool)} precomputed rows, cycled)`,
-    `x bare = transactions/s over the bare server's in the same shape and run; server/redis/other cores = CPU of the target, of redis-server, of everything else but the load generator (noise)`,
+    `x bare = transactions/s over the bare server's in the same shape and run; server/redis/other cores = CPU of the target, of redis-server, of everything else but the load generator (noise);`,
+    `ready ms = spawn to first 200 on /health/ready; RSS MB = the target process after the load`,
     '',
     renderTable(summary, columns),
   ];
+  if (comparison.length > 0) {
+    const b = result.baseline;
+    const cmpColumns: Column<BaselineComparison>[] = [
+      { header: 'scenario', value: (c) => c.scenario, align: 'left' },
+      { header: 'tx/s model / base', value: (c) => pair(c.model.txPerSec, c.baseline.txPerSec) },
+      { header: 'model/base', value: (c) => fmt(c.throughputRatio, 2) },
+      { header: 'per round', value: (c) => c.roundRatios.map((r) => fmt(r, 2)).join(' '), align: 'left' },
+      { header: 'target', value: (c) => `>=${fmt(c.target, 2)}` },
+      { header: 'meets', value: (c) => (c.meets === undefined ? '-' : c.meets ? 'yes' : 'NO'), align: 'left' },
+      { header: 'p50 ms model / base', value: (c) => pair(c.model.p50, c.baseline.p50, 2) },
+      { header: 'p99 ms model / base', value: (c) => pair(c.model.p99, c.baseline.p99, 2) },
+      { header: 'tx/core-s m/b', value: (c) => fmt(c.efficiencyRatio, 2) },
+      { header: 'ready ms model / base', value: (c) => pair(c.model.startToReadyMs, c.baseline.startToReadyMs) },
+      { header: 'RSS ready MB model / base', value: (c) => pair(c.model.rssAtReadyMb, c.baseline.rssAtReadyMb) },
+      { header: 'RSS after load MB model / base', value: (c) => pair(c.model.rssAfterLoadMb, c.baseline.rssAfterLoadMb) },
+    ];
+    lines.push(
+      '',
+      `model vs baseline: app serving ${result.model.version}${features} against the app serving ${b?.version ?? '?'}${b?.featureVersion ? `, ${b.featureVersion} (${b.featureCount} features)` : ''},`,
+      `same traffic, each pair run back to back in every round (order alternating); model/base = median tx/s over median tx/s (target >= ${fmt(BASELINE_TARGET, 2)}),`,
+      `per round = the same ratio for each round's pair; tx/core-s m/b = CPU efficiency ratio (app + redis-server cores)`,
+      '',
+      renderTable(comparison, cmpColumns),
+    );
+  }
   const redisRuns = result.measurements.filter((x) => x.redisCalls);
   if (redisRuns.length > 0) {
     lines.push(
@@ -452,7 +612,8 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; v
         .join(', ');
       const io = x.redisIo ? `; reads/request ${fmt(x.redisIo.reads / requests, 1)}, KB in/request ${fmt(x.redisIo.inputBytes / requests / 1024, 1)}` : '';
       const keys = x.redisKeys ? `; ${fmt(x.redisKeys.written)} customer keys written, ${fmt(x.redisKeys.deleted)} deleted after` : '';
-      lines.push(`  round ${x.round} ${x.scenario}: ${calls || '-'}${io}${keys}`);
+      const who = roleOf(x) === 'baseline' ? ` (baseline ${x.modelVersion ?? ''})` : '';
+      lines.push(`  round ${x.round} ${x.scenario}${who}: ${calls || '-'}${io}${keys}`);
     }
   }
   const conflicts = result.measurements.reduce((a, x) => a + (x.counters?.casConflicts ?? 0), 0);
@@ -467,8 +628,19 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; v
         .join('\n'),
     );
   }
-  const failures = summary.reduce((a, s) => a + s.failures, 0);
-  const degraded = summary.reduce((a, s) => a + s.degraded, 0);
+  const judgedBase = comparison.filter((c) => c.meets !== undefined);
+  const baselineMet = judgedBase.length > 0 ? judgedBase.every((c) => c.meets) : undefined;
+  if (judgedBase.length > 0) {
+    lines.push(
+      '',
+      judgedBase
+        .map((c) => `${c.scenario}: ${c.modelVersion ?? 'model'} at ${fmt(c.throughputRatio, 2)} x ${c.baselineVersion ?? 'baseline'} (target >= ${fmt(c.target, 2)}) ${c.meets ? 'meets' : 'MISSES'} the target`)
+        .join('\n'),
+    );
+  }
+  const all = [...summary, ...baselineSummary];
+  const failures = all.reduce((a, s) => a + s.failures, 0);
+  const degraded = all.reduce((a, s) => a + s.degraded, 0);
   lines.push(
     '',
     failures === 0 ? 'non-2xx, errors, timeouts: 0' : `FAILED: ${failures} non-2xx responses, errors or timeouts: the traffic or a target is broken, the run is not valid`,
@@ -478,7 +650,18 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; v
       `DEGRADED: ${degraded} answers without customer history or skipped folds (the app's Redis calls failed or timed out): the Redis path was not measured as such, the run is not valid`,
     );
   }
-  return { text: lines.join('\n'), summary, verdicts: vs, allMet };
+  return { text: lines.join('\n'), summary, verdicts: vs, allMet, baselineSummary, baselineComparison: comparison, baselineMet };
+}
+
+function modelInfo(model: ModelRef): ModelInfo {
+  return {
+    name: MODEL,
+    version: model.version,
+    path: relative(WORKSPACE_ROOT, model.path),
+    sha256: model.manifest['sha256'],
+    featureCount: model.features.count,
+    featureVersion: model.features.version,
+  };
 }
 
 async function main(): Promise<number> {
@@ -490,15 +673,19 @@ async function main(): Promise<number> {
     console.log(buildReport(JSON.parse(readFileSync(resolve(args.report), 'utf8')) as SavedResult).text);
     return 0;
   }
-  const model = resolveModel();
-  const inputShape = (model.manifest['inputs'] as Array<{ shape?: unknown[] }> | undefined)?.[0]?.shape;
-  if (inputShape?.[1] !== FEATURE_COUNT) throw new Error(`${model.path}: input shape ${JSON.stringify(inputShape)} does not take the ${FEATURE_COUNT} features this workspace computes`);
+  const model = resolveModel(opts.modelVersion);
+  const baseline = opts.baselineVersion === undefined ? undefined : resolveModel(opts.baselineVersion);
+  if (baseline && baseline.version === model.version) log(`warning: --baseline-version ${baseline.version} is the model under test: an A/A run (noise check)`);
+  const appScenarios = opts.scenarios.filter((s) => !s.startsWith('bare-'));
+  if (baseline && appScenarios.length === 0) log('warning: --baseline-version without any app scenario compares nothing');
 
   const stream = new TransactionStream({ users: opts.users, seed: opts.seed, userOrder: opts.userOrder });
   const started = performance.now();
-  const pool = precompute(stream, Math.min(opts.pool, stream.capacity));
+  const pool = precompute(stream, Math.min(opts.pool, stream.capacity), model.features);
   log(
-    `model ${MODEL}@${model.version}; ${fmt(pool.rows.length)} transactions of ${fmt(opts.users)} customers precomputed in ${fmt((performance.now() - started) / 1000, 1)} s ` +
+    `model ${MODEL}@${model.version} (${model.features.version}, ${model.features.count} features)` +
+      (baseline ? `, baseline ${MODEL}@${baseline.version} (${baseline.features.version}, ${baseline.features.count} features)` : '') +
+      `; ${fmt(pool.rows.length)} transactions of ${fmt(opts.users)} customers precomputed in ${fmt((performance.now() - started) / 1000, 1)} s ` +
       `(${fmt(pool.customers)} customers seen, mean history ${fmt(pool.meanHistory, 1)} transactions, ${fmt((100 * pool.withoutHistory) / Math.max(1, pool.rows.length), 1)}% first of their customer)`,
   );
 
@@ -507,10 +694,17 @@ async function main(): Promise<number> {
   const load1 = loadavg()[0];
   if (load1 > 0.5) log(`warning: 1-minute load average is ${load1.toFixed(2)} before the run; results may be noisy`);
   const measurements: Measurement[] = [];
-  // Rounds interleave the scenarios so drift in the machine spreads over all of them.
+  // Rounds interleave the scenarios so drift in the machine spreads over all of them. With a
+  // baseline, each app scenario runs the model and the baseline back to back, in alternating order
+  // from round to round (A B, B A, A B...), so neither always runs first.
   for (let round = 1; round <= opts.rounds; round++) {
     for (const scenario of opts.scenarios) {
-      measurements.push(await measure(scenario, round, model, stream, pool, runId));
+      const runs: Array<[ModelRef, Role]> = [[model, 'model']];
+      if (baseline && !scenario.startsWith('bare-')) {
+        if (round % 2 === 1) runs.push([baseline, 'baseline']);
+        else runs.unshift([baseline, 'baseline']);
+      }
+      for (const [target, role] of runs) measurements.push(await measure(scenario, round, target, role, stream, pool, runId));
     }
   }
 
@@ -519,7 +713,8 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1 },
-    model: { name: MODEL, version: model.version, path: relative(WORKSPACE_ROOT, model.path), sha256: model.manifest['sha256'], featureCount: FEATURE_COUNT },
+    model: modelInfo(model),
+    ...(baseline ? { baseline: modelInfo(baseline) } : {}),
     traffic: {
       users: opts.users,
       userOrder: opts.userOrder,
@@ -539,11 +734,17 @@ async function main(): Promise<number> {
   mkdirSync(opts.out, { recursive: true });
   const file = join(opts.out, `anomaly-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   const { measurements: raw, ...head } = result;
-  writeFileSync(file, `${JSON.stringify({ ...head, summary: report.summary, ratios: report.verdicts, allTargetsMet: report.allMet, measurements: raw }, null, 2)}\n`);
+  const withBaseline = baseline
+    ? { baselineSummary: report.baselineSummary, baselineComparison: report.baselineComparison, baselineTargetsMet: report.baselineMet }
+    : {};
+  writeFileSync(
+    file,
+    `${JSON.stringify({ ...head, summary: report.summary, ratios: report.verdicts, allTargetsMet: report.allMet, ...withBaseline, measurements: raw }, null, 2)}\n`,
+  );
   console.log(`\nresults: ${relative(WORKSPACE_ROOT, file)}`);
 
-  if (report.summary.some((s) => s.failures > 0 || s.degraded > 0)) return 1;
-  return opts.strict && report.allMet === false ? 2 : 0;
+  if ([...report.summary, ...report.baselineSummary].some((s) => s.failures > 0 || s.degraded > 0)) return 1;
+  return opts.strict && (report.allMet === false || report.baselineMet === false) ? 2 : 0;
 }
 
 main().then(

@@ -3,21 +3,26 @@
  *
  * The bare server (anomaly-bare-server.ts) runs the ONNX model on feature vectors it is sent, so
  * for it to do the same model work as the app, its rows must be what the app computes for the same
- * traffic: customer by customer, in the order the app receives the transactions, `computeFeatures`
- * against the history so far, then `foldTransaction` into it. Any other implementation could drift
- * from the app's, so this is the one place a benchmark imports a workspace library.
+ * traffic: customer by customer, in the order the app receives the transactions, the served model's
+ * FeatureSet (`featureSetOf(manifest.feature_version)`, as the app picks it) computes against the
+ * history so far, then folds the transaction into it. Any other implementation could drift from the
+ * app's, so this is the one place a benchmark imports a workspace library.
  */
 // The baseline must receive exactly the features the app computes; copying the feature code into
 // the benchmark would let the two drift apart, so the library itself is imported.
-import { computeFeatures, FEATURE_COUNT, foldTransaction, type UserProfile } from '@ml/anomaly-features';
+import { featureSetOf, type FeatureSet, type UserProfile } from '@ml/anomaly-features';
 import type { TransactionStream } from './transactions';
 
-export { FEATURE_COUNT };
+export { featureSetOf, type FeatureSet };
 
 export interface PrecomputedTraffic {
+  /** The feature version the rows were computed with (the served model's manifest names it). */
+  featureVersion: string;
+  /** Values per row. */
+  featureCount: number;
   /** Transactions 0..count-1 of the stream as JSON (one `/predict/anomaly` body each). */
   transactions: string[];
-  /** Their feature rows as JSON arrays (`[f0,...,f30]`), float32 values written exactly. */
+  /** Their feature rows as JSON arrays (`[f0,...,f(F-1)]`), float32 values written exactly. */
   rows: string[];
   /** Customers seen, and how many transactions had no history yet. */
   customers: number;
@@ -31,8 +36,11 @@ export function float32Text(value: number): string {
   return Number.isInteger(value) ? String(value) : String(Number(value.toPrecision(9)));
 }
 
-/** Stream transactions 0..count-1 with their features, folding each customer's history in order. */
-export function precompute(stream: TransactionStream, count: number): PrecomputedTraffic {
+/**
+ * Stream transactions 0..count-1 with their features under `features` (the FeatureSet of the model
+ * the bare server serves), folding each customer's history in order with the same set.
+ */
+export function precompute(stream: TransactionStream, count: number, features: FeatureSet): PrecomputedTraffic {
   const profiles = new Map<string, UserProfile>();
   const transactions: string[] = new Array(count);
   const rows: string[] = new Array(count);
@@ -41,14 +49,22 @@ export function precompute(stream: TransactionStream, count: number): Precompute
   for (let k = 0; k < count; k++) {
     const tx = stream.at(k);
     const before = profiles.get(tx.user_id);
-    const { vector } = computeFeatures(before, tx);
-    if (vector.length !== FEATURE_COUNT) throw new Error(`computeFeatures returned ${vector.length} values, expected ${FEATURE_COUNT}`);
+    const { vector } = features.compute(before, tx);
+    if (vector.length !== features.count) throw new Error(`${features.version} computed ${vector.length} values, expected ${features.count}`);
     if (!before) withoutHistory++;
     history += before?.n ?? 0;
-    profiles.set(tx.user_id, foldTransaction(before, tx));
+    profiles.set(tx.user_id, features.fold(before, tx));
     transactions[k] = JSON.stringify(tx);
     // join, not +=: concatenation would keep every row as a rope of 60 pieces in memory.
     rows[k] = `[${Array.from(vector, float32Text).join(',')}]`;
   }
-  return { transactions, rows, customers: profiles.size, withoutHistory, meanHistory: count ? history / count : 0 };
+  return {
+    featureVersion: features.version,
+    featureCount: features.count,
+    transactions,
+    rows,
+    customers: profiles.size,
+    withoutHistory,
+    meanHistory: count ? history / count : 0,
+  };
 }
