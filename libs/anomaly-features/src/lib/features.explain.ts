@@ -21,6 +21,7 @@ import {
 import { fromUsd } from './fx.rates';
 import { haversineKm } from './geo';
 import {
+  localHour,
   normalizeTransaction,
   type NormalizedTx,
 } from './transaction.normalize';
@@ -431,6 +432,29 @@ const LEAD_2: Partial<Record<FeatureName, FeatureName2>> = {
   no_profile: 'no_profile',
 };
 
+/** Version-1 features whose version-2 namesake has the same definition: name -> index in version 2. */
+const SHARED_2: Partial<Record<FeatureName, number>> = Object.fromEntries(
+  (
+    [
+      'amount_z_user',
+      'amount_z_category',
+      'amount_ratio_user',
+      'amount_ratio_category',
+      'amount_ratio_max',
+      'category_new',
+      'category_share',
+      'channel_new',
+      'hour_rarity',
+      'spend_24h_ratio',
+      'round_amount',
+      'foreign_currency',
+      'distance_places_km',
+      'travel_speed_kmh',
+      'no_profile',
+    ] as const
+  ).map((name) => [name, featureIndex2(name)]),
+);
+
 /**
  * rankReasons for a version-2 model: contributions in FEATURE_NAMES_2 order. The groups and
  * sentences are version 1's; the sentences quote the transaction in plain units (amounts, local
@@ -447,10 +471,20 @@ export function rankReasons2(
   const hist = profile && profile.n > 0 ? profile : undefined;
   const n = features.tx ?? normalizeTransaction(tx);
   let plain: Float32Array | undefined;
+  let hour: number | undefined;
   const ctx: Ctx = {
     tx: n,
-    f: (name) =>
-      (plain ??= computeNormalized(profile, n).vector)[featureIndex(name)],
+    // Values both versions define alike come from the version-2 vector and the local hour is
+    // computed alone; only the rest (counts, tiny amounts, account age) need version 1's vector.
+    f: (name) => {
+      const same = SHARED_2[name];
+      if (same !== undefined) return features.vector[same];
+      if (name === 'local_hour' || name === 'night') {
+        hour ??= localHour(n, n.home ?? profileHome(hist));
+        return name === 'night' ? (hour < 5 ? 1 : 0) : hour;
+      }
+      return (plain ??= computeNormalized(profile, n).vector)[featureIndex(name)];
+    },
     c: (name) => {
       const lead = LEAD_2[name];
       return lead === undefined ? 0 : contributions[featureIndex2(lead)];

@@ -223,6 +223,25 @@ describe('feature version 2', () => {
     ).toEqual(Array.from(FEATURES_V1.compute(v1, t).vector));
   });
 
+  it('defines the features it shares by name with version 1 exactly as version 1 does (the reasons read them from the version-2 vector)', () => {
+    const p = fold(history());
+    const shared = FEATURE_NAMES_2.filter((n) => (FEATURES_V1.names as readonly string[]).includes(n));
+    expect(shared.length).toBeGreaterThanOrEqual(15);
+    const probes = [
+      tx({ amount: 900, merchant_category: 'shopping', channel: 'online', merchant_location: undefined, timestamp: at(2) }),
+      tx({ amount: 12, timestamp: at(0.1), currency: 'USD' }),
+      tx({ amount: 300, merchant_category: 'travel', timestamp: at(30), merchant_location: { lat: 48.1351, lon: 11.582 } }),
+      tx({ amount: 200, channel: 'atm', merchant_category: 'misc', timestamp: at(5) }),
+    ];
+    for (const t of probes) {
+      const v2 = FEATURES_V2.compute(p, t).vector;
+      const v1 = computeNormalized(p, normalizeTransaction(t)).vector;
+      for (const name of shared) {
+        expect([name, v2[FEATURE_NAMES_2.indexOf(name)]]).toEqual([name, v1[FEATURES_V1.names.indexOf(name)]]);
+      }
+    }
+  });
+
   it('words reasons from version-2 contributions in the version-1 sentences', () => {
     const p = fold(history());
     const t = tx({
