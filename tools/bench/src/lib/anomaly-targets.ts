@@ -122,3 +122,11 @@ export function findRedisServerPid(): number | undefined {
   }
   return found.length === 1 ? found[0] : undefined;
 }
+
+/**
+ * Starts the fair anomaly baseline (anomaly-fair-server.ts: the app's work on node:http, see
+ * there) as a child process and resolves once it answers on its port.
+ */
+export function startAnomalyFairServer(modelPath: string, options: { maxBatch?: number; maxDelayMs?: number } = {}): Promise<RunningServer> {
+  return launchBareServer('anomaly-fair', 'anomaly-fair-server.ts', modelPath, options);
+}

@@ -46,6 +46,9 @@ export function launchBareServer(
   const args = [
     '-r',
     require.resolve('ts-node/register/transpile-only'),
+    // @ml/* imports (the fair anomaly baseline runs the app's libraries).
+    '-r',
+    require.resolve('tsconfig-paths/register'),
     join(BENCH_ROOT, 'src', script),
     ...(options.extraArgs ?? []),
     '--model',
@@ -61,7 +64,7 @@ export function launchBareServer(
     command: process.execPath,
     args,
     cwd: WORKSPACE_ROOT,
-    env: { ...baseEnv(), TS_NODE_PROJECT: join(BENCH_ROOT, 'tsconfig.json') },
+    env: { ...baseEnv(), TS_NODE_PROJECT: join(BENCH_ROOT, 'tsconfig.json'), TS_NODE_BASEURL: WORKSPACE_ROOT },
     port: 'from-log',
     readyPath: '/health/ready',
     stdinPipe: true,
