@@ -14,7 +14,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Dataset, replay } from '../src/lib/dataset';
 import { rocAuc, averagePrecision } from '../src/lib/metrics';
-import { DEFAULT_PIPELINE_2, buildData, fit, pool, scoresOf, type Pipeline2Options } from '../src/lib/pipeline2';
+import { DEFAULT_PIPELINE_2, buildData, fitTrees, pool, scoresOf, type Pipeline2Options } from '../src/lib/pipeline2';
 
 const argv = process.argv.slice(2);
 const arg = (name: string) => {
@@ -88,7 +88,7 @@ for (const c of CANDIDATES) {
   if (wanted && !wanted.includes(c.name)) continue;
   const o = { ...base, ...c.opts };
   const t1 = Date.now();
-  const fitted = fit(built.train, valid, o.features, o.params, o.monotone);
+  const fitted = fitTrees(built.train, valid, o.features, o.params, o.monotone);
   row(`${c.name}(${fitted.bestTrees})`, (p) => scoresOf(fitted.ensemble, p.rows));
   console.log(`  ${((Date.now() - t1) / 1000).toFixed(0)} s`);
 }

@@ -26,7 +26,7 @@ import { createServer, type ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
+import { BARE_SERVER_OPTIONS, readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 interface Manifest {
@@ -47,11 +47,7 @@ interface Pending {
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
-    'max-batch': { type: 'string', default: '32' },
-    'max-delay-ms': { type: 'string', default: '1' },
-    port: { type: 'string', default: process.env['PORT'] ?? '0' },
-    'exit-with-stdin': { type: 'boolean', default: false },
+    ...BARE_SERVER_OPTIONS,
   },
 });
 if (!values.model) throw new Error('--model <path to model.onnx> is required');

@@ -26,7 +26,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { microBatcher, readBody, send, serveUntilStopped } from './lib/bare-http';
+import { BARE_SERVER_OPTIONS, microBatcher, readBody, send, serveUntilStopped } from './lib/bare-http';
 
 interface Manifest {
   threshold: number;
@@ -46,11 +46,7 @@ interface Pending {
 
 const { values } = parseArgs({
   options: {
-    model: { type: 'string' },
-    'max-batch': { type: 'string', default: '32' },
-    'max-delay-ms': { type: 'string', default: '1' },
-    port: { type: 'string', default: process.env['PORT'] ?? '0' },
-    'exit-with-stdin': { type: 'boolean', default: false },
+    ...BARE_SERVER_OPTIONS,
   },
 });
 if (!values.model) throw new Error('--model <path to model.onnx> is required');

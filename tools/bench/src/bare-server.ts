@@ -19,7 +19,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 import { parseArgs } from 'node:util';
-import { readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
+import { BARE_SERVER_OPTIONS, readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
 
 interface Manifest {
   labels: string[];
@@ -35,11 +35,7 @@ interface Pending {
 const { values } = parseArgs({
   options: {
     kind: { type: 'string' },
-    model: { type: 'string' },
-    'max-batch': { type: 'string', default: '32' },
-    'max-delay-ms': { type: 'string', default: '1' },
-    port: { type: 'string', default: process.env['PORT'] ?? '0' },
-    'exit-with-stdin': { type: 'boolean', default: false },
+    ...BARE_SERVER_OPTIONS,
   },
 });
 const kind = values.kind;

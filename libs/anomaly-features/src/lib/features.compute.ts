@@ -1,4 +1,4 @@
-import type { TransactionInput } from './features.types';
+import type { GeoPoint, TransactionInput } from './features.types';
 import { haversineKm } from './geo';
 import {
   localHour,
@@ -84,16 +84,16 @@ const DAY_MS = 24 * HOUR_MS;
 /** Below this (USD) an amount looks like a card-testing probe. */
 export const TINY_USD = 2;
 // Spread floor of ln(amount) so a customer with identical amounts does not explode z-scores.
-const MIN_LOG_STD = 0.25;
+export const MIN_LOG_STD = 0.25;
 const MAX_MINUTES = 30 * 24 * 60;
-const MAX_RATIO = 1000;
+export const MAX_RATIO = 1000;
 const MAX_SPEED_KMH = 20_000;
 // Moves under this are location noise, not travel.
 const MIN_MOVE_KM = 1;
 // Smallest time step for implied speed: clocks and batch posting are not exact.
 const MIN_SPEED_HOURS = 5 / 60;
 
-function clamp(x: number, lo: number, hi: number): number {
+export function clamp(x: number, lo: number, hi: number): number {
   return x < lo ? lo : x > hi ? hi : x;
 }
 
@@ -155,10 +155,41 @@ function count7d(profile: UserProfile, t: number): number {
   );
 }
 
-function minutesSinceLast(profile: UserProfile, t: number): number {
+/** Event time of the customer's latest transaction at or before `t`; -Infinity when none is known. */
+export function previousTime(profile: UserProfile, t: number): number {
   let prev = -Infinity;
   for (const ts of profile.recent.ts) if (ts <= t && ts > prev) prev = ts;
   if (prev === -Infinity && profile.last <= t) prev = profile.last;
+  return prev;
+}
+
+/**
+ * An in-person purchase at `at` against where the card was seen: km to the nearest known place
+ * (0 when none) and the implied speed from the latest in-person purchase, km/h (0 when none, or
+ * for moves under MIN_MOVE_KM).
+ */
+export function placeFeatures(
+  profile: UserProfile,
+  at: GeoPoint,
+  t: number,
+): { nearestKm: number; speedKmh: number } {
+  let nearest = Infinity;
+  for (const pl of profile.places)
+    nearest = Math.min(nearest, haversineKm(pl, at));
+  let speedKmh = 0;
+  if (profile.lastSeen) {
+    const km = haversineKm(profile.lastSeen, at);
+    const hours = Math.max(
+      Math.abs(t - profile.lastSeen.ts) / HOUR_MS,
+      MIN_SPEED_HOURS,
+    );
+    speedKmh = km < MIN_MOVE_KM ? 0 : Math.min(MAX_SPEED_KMH, km / hours);
+  }
+  return { nearestKm: Number.isFinite(nearest) ? nearest : 0, speedKmh };
+}
+
+function minutesSinceLast(profile: UserProfile, t: number): number {
+  const prev = previousTime(profile, t);
   if (prev === -Infinity) return MAX_MINUTES;
   return Math.min(MAX_MINUTES, (t - prev) / 60_000);
 }
@@ -262,19 +293,9 @@ export function computeNormalized(
     usual !== undefined && usual !== tx.currency ? 1 : 0;
 
   if (tx.presentAt) {
-    let nearest = Infinity;
-    for (const pl of hist.places)
-      nearest = Math.min(nearest, haversineKm(pl, tx.presentAt));
-    v[INDEX.distance_places_km] = Number.isFinite(nearest) ? nearest : 0;
-    if (hist.lastSeen) {
-      const km = haversineKm(hist.lastSeen, tx.presentAt);
-      const hours = Math.max(
-        Math.abs(t - hist.lastSeen.ts) / HOUR_MS,
-        MIN_SPEED_HOURS,
-      );
-      v[INDEX.travel_speed_kmh] =
-        km < MIN_MOVE_KM ? 0 : Math.min(MAX_SPEED_KMH, km / hours);
-    }
+    const where = placeFeatures(hist, tx.presentAt, t);
+    v[INDEX.distance_places_km] = where.nearestKm;
+    v[INDEX.travel_speed_kmh] = where.speedKmh;
   }
 
   v[INDEX.history_size] = hist.n;

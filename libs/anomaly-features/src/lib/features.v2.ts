@@ -1,9 +1,14 @@
 import { haversineKm } from './geo';
 import { localHour, type NormalizedTx } from './transaction.normalize';
 import {
+  MAX_RATIO,
+  MIN_LOG_STD,
+  clamp,
   dailyRate,
   hourRarity,
   isRoundAmount,
+  placeFeatures,
+  previousTime,
   windowStats,
   type FeatureVector,
 } from './features.compute';
@@ -74,20 +79,12 @@ export function featureIndex2(name: FeatureName2): number {
 
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
-const MIN_LOG_STD = 0.25;
-const MAX_RATIO = 1000;
-const MAX_SPEED_KMH = 20_000;
-const MIN_MOVE_KM = 1;
-const MIN_SPEED_HOURS = 5 / 60;
 /** A transaction under this share of the customer's typical amount is a probe-sized one. */
 const SMALL_SHARE = 0.1;
 /** ln(usual gap / gap) is clamped to this: a gap of under 1/e^8 of the usual is as fast as it gets. */
 const MAX_GAP_LOG = 8;
 // Spread floor of ln(1 + km) from home.
 const MIN_RADIUS_STD = 0.5;
-
-const clamp = (x: number, lo: number, hi: number): number =>
-  x < lo ? lo : x > hi ? hi : x;
 
 /**
  * Model input of version 2 for a transaction scored against the customer's history BEFORE it.
@@ -176,9 +173,7 @@ export function computeNormalized2(
     0,
     MAX_RATIO,
   );
-  let prev = -Infinity;
-  for (const ts of hist.recent.ts) if (ts <= t && ts > prev) prev = ts;
-  if (prev === -Infinity && hist.last <= t) prev = hist.last;
+  const prev = previousTime(hist, t);
   // ln(usual gap / this gap): 0 = as usual, positive = sooner than usual.
   const usualGapMs = DAY_MS / Math.max(rate, 1e-3);
   v[I.gap_rel] =
@@ -209,19 +204,9 @@ export function computeNormalized2(
         20,
       );
     }
-    let nearest = Infinity;
-    for (const pl of hist.places)
-      nearest = Math.min(nearest, haversineKm(pl, tx.presentAt));
-    v[I.distance_places_km] = Number.isFinite(nearest) ? nearest : 0;
-    if (hist.lastSeen) {
-      const km = haversineKm(hist.lastSeen, tx.presentAt);
-      const hours = Math.max(
-        Math.abs(t - hist.lastSeen.ts) / HOUR_MS,
-        MIN_SPEED_HOURS,
-      );
-      v[I.travel_speed_kmh] =
-        km < MIN_MOVE_KM ? 0 : Math.min(MAX_SPEED_KMH, km / hours);
-    }
+    const where = placeFeatures(hist, tx.presentAt, t);
+    v[I.distance_places_km] = where.nearestKm;
+    v[I.travel_speed_kmh] = where.speedKmh;
   }
   v[I.history_log] = Math.log1p(hist.n);
   return { vector: v, names: FEATURE_NAMES_2, tx };

@@ -90,14 +90,8 @@ function summarize(d: Dataset): Record<string, unknown> {
   };
 }
 
-/** Ranking quality, the operating point at `threshold`, and recall per fraud scenario. */
-export function evaluate(
-  scores: ArrayLike<number>,
-  d: Dataset,
-  threshold: number,
-): Record<string, unknown> {
-  const y = d.y.subarray(0, d.length);
-  const at = atThreshold(scores, y, threshold);
+/** Share of each fraud scenario's rows scored at or above `threshold` (scenarios present only). */
+export function recallByScenario(scores: ArrayLike<number>, d: Dataset, threshold: number): Record<string, number> {
   const recallBy: Record<string, number> = {};
   for (let s = 0; s < SCENARIOS.length; s++) {
     let total = 0;
@@ -110,6 +104,18 @@ export function evaluate(
     }
     if (total > 0) recallBy[SCENARIOS[s]] = r4(hit / total);
   }
+  return recallBy;
+}
+
+/** Ranking quality, the operating point at `threshold`, and recall per fraud scenario. */
+export function evaluate(
+  scores: ArrayLike<number>,
+  d: Dataset,
+  threshold: number,
+): Record<string, unknown> {
+  const y = d.y.subarray(0, d.length);
+  const at = atThreshold(scores, y, threshold);
+  const recallBy = recallByScenario(scores, d, threshold);
   return {
     rows: d.length,
     fraud: at.tp + at.fn,

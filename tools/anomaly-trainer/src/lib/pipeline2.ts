@@ -9,8 +9,8 @@ import { DEFAULT_PARAMS, trainGbdt, type GbdtParams } from './gbdt';
 import { atThreshold, averagePrecision, rocAuc } from './metrics';
 import { toOnnx } from './onnx.export';
 import type { OnnxScorer } from './onnx.runtime';
-import { sha256, type Artifacts, type Manifest } from './pipeline';
-import { SCENARIOS, type SimConfig } from './sim.config';
+import { recallByScenario, sha256, type Artifacts, type Manifest } from './pipeline';
+import type { SimConfig } from './sim.config';
 import { customersFor, drawConfig, type DrawOverrides } from './sim.draw';
 import { POPULATIONS, POPULATION_TRANSACTIONS } from './sim.populations';
 import { Rng } from './sim.random';
@@ -156,18 +156,7 @@ export function thresholdForAlertRate(scores: ArrayLike<number>, rate: number): 
 export function evaluateSet(scores: ArrayLike<number>, d: Dataset, threshold: number): Record<string, unknown> {
   const y = d.y.subarray(0, d.length);
   const at = atThreshold(scores, y, threshold);
-  const recallBy: Record<string, number> = {};
-  for (let s = 0; s < SCENARIOS.length; s++) {
-    let total = 0;
-    let hit = 0;
-    for (let i = 0; i < d.length; i++) {
-      if (d.scenario[i] === s) {
-        total++;
-        if (scores[i] >= threshold) hit++;
-      }
-    }
-    if (total > 0) recallBy[SCENARIOS[s]] = r4(hit / total);
-  }
+  const recallBy = recallByScenario(scores, d, threshold);
   return {
     rows: d.length,
     fraud: at.tp + at.fn,
@@ -208,7 +197,7 @@ export function monotoneVector(features: FeatureSet, monotone: Readonly<Record<s
   return features.names.map((n) => monotone[n] ?? 0);
 }
 
-export function fit(train: Dataset, valid: Dataset, features: FeatureSet, params: GbdtParams, monotone: Readonly<Record<string, number>>): Fitted {
+export function fitTrees(train: Dataset, valid: Dataset, features: FeatureSet, params: GbdtParams, monotone: Readonly<Record<string, number>>): Fitted {
   const result = trainGbdt(
     train,
     { featureNames: features.names, featureVersion: features.version },
@@ -383,7 +372,7 @@ export async function runPipeline2(opts: Pipeline2Options): Promise<Artifacts & 
   const valid = pool(validation.map((p) => p.rows), F);
   log(`replayed in ${Date.now() - t0} ms: train ${train.length} rows (${train.positives()} fraud), validation ${valid.length} (${valid.positives()})`);
   t0 = Date.now();
-  const fitted = fit(train, valid, opts.features, opts.params, opts.monotone);
+  const fitted = fitTrees(train, valid, opts.features, opts.params, opts.monotone);
   log(`trained ${opts.params.maxTrees} trees, kept ${fitted.bestTrees} (lowest pooled validation log loss) in ${Date.now() - t0} ms`);
   const validScores = scoresOf(fitted.ensemble, valid);
   const points = operatingPoints(validScores, valid, opts.alertRates);
@@ -497,7 +486,7 @@ export async function runCsvPipeline(
   }
   if (valid.positives() === valid.length || train.positives() === train.length) throw new Error('both periods need legitimate transactions too');
   const params = opts.params ?? DEFAULT_PIPELINE_2.params;
-  const fitted = fit(train, valid, features, params, DEFAULT_PIPELINE_2.monotone);
+  const fitted = fitTrees(train, valid, features, params, DEFAULT_PIPELINE_2.monotone);
   log(`kept ${fitted.bestTrees} trees (lowest validation log loss)`);
   const alertRate = opts.alertRate ?? DEFAULT_PIPELINE_2.alertRate;
   const validScores = scoresOf(fitted.ensemble, valid);

@@ -100,3 +100,12 @@ export function microBatcher<P>(options: { maxBatch: number; maxDelayMs: number;
     schedule();
   };
 }
+
+/** The command-line options every bare server takes (parseArgs), as launchBareServer passes them. */
+export const BARE_SERVER_OPTIONS = {
+  model: { type: 'string' },
+  'max-batch': { type: 'string', default: '32' },
+  'max-delay-ms': { type: 'string', default: '1' },
+  port: { type: 'string', default: process.env['PORT'] ?? '0' },
+  'exit-with-stdin': { type: 'boolean', default: false },
+} as const;
