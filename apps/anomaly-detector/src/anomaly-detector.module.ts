@@ -2,7 +2,7 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AnomalyModule, type AnomalyConfig } from '@ml/anomaly';
 import type { ServiceConfig } from '@ml/config';
 import type { InferenceConfig } from '@ml/inference';
-import type { Redis } from '@ml/redis';
+import type { RedisClient } from '@ml/redis';
 import { CoreModule } from '@ml/server';
 
 export interface AnomalyDetectorConfig {
@@ -14,7 +14,7 @@ export interface AnomalyDetectorConfig {
 /** Composition root of the anomaly detector model service. */
 @Module({})
 export class AnomalyDetectorModule {
-  static forRoot(config: AnomalyDetectorConfig, redis?: Redis): DynamicModule {
+  static forRoot(config: AnomalyDetectorConfig, redis?: RedisClient): DynamicModule {
     return {
       module: AnomalyDetectorModule,
       imports: [

@@ -1,7 +1,7 @@
 import { ANOMALY_INFERENCE_DEFAULTS, ANOMALY_MODEL_NAME, loadAnomalyConfig } from '@ml/anomaly';
 import { loadOrExit, loadServiceConfig } from '@ml/config';
 import { loadInferenceConfig } from '@ml/inference';
-import { createRedisClient, loadRedisConfig } from '@ml/redis';
+import { createRedisClient, hasRedis, loadRedisConfig } from '@ml/redis';
 import { runService } from '@ml/server';
 import { AnomalyDetectorModule } from './anomaly-detector.module';
 
@@ -11,8 +11,9 @@ const config = loadOrExit(() => ({
   anomaly: loadAnomalyConfig(),
   redis: loadRedisConfig(),
 }));
-// With REDIS_URL (or REDIS_HOST) customer history is shared by every replica; without, it lives in memory.
-const redis = config.redis.url ? createRedisClient({ ...config.redis, url: config.redis.url }, 'anomaly-detector') : undefined;
+// With Redis (REDIS_URL, REDIS_HOST, REDIS_SENTINELS or REDIS_CLUSTER_NODES) customer history is shared by
+// every replica; without, it lives in memory.
+const redis = hasRedis(config.redis) ? createRedisClient(config.redis, 'anomaly-detector') : undefined;
 void runService({
   name: 'anomaly-detector',
   module: AnomalyDetectorModule.forRoot(config, redis),

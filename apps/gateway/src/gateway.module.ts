@@ -2,14 +2,14 @@ import { DynamicModule, Module } from '@nestjs/common';
 import { AuthModule } from '@ml/auth';
 import { GatewayApiModule } from '@ml/gateway-api';
 import { RateLimitModule } from '@ml/rate-limit';
-import type { Redis } from '@ml/redis';
+import type { RedisClient } from '@ml/redis';
 import { CoreModule } from '@ml/server';
 import type { GatewayConfig } from './gateway.config';
 
 /** Composition root of the gateway: the one front door clients talk to. */
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig, redis?: Redis): DynamicModule {
+  static forRoot(config: GatewayConfig, redis?: RedisClient): DynamicModule {
     return {
       module: GatewayModule,
       imports: [

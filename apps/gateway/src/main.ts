@@ -1,12 +1,13 @@
 import { loadOrExit } from '@ml/config';
-import { createRedisClient } from '@ml/redis';
+import { createRedisClient, hasRedis } from '@ml/redis';
 import { runService } from '@ml/server';
 import { loadGatewayConfig } from './gateway.config';
 import { GatewayModule } from './gateway.module';
 import { setupOpenApi } from '@ml/gateway-api';
 
 const config = loadOrExit(() => loadGatewayConfig());
-const redis = config.redis.url ? createRedisClient({ ...config.redis, url: config.redis.url }, 'gateway') : undefined;
+// One server, a master through Sentinel or a Redis Cluster, as REDIS_* name it; none = in memory.
+const redis = hasRedis(config.redis) ? createRedisClient(config.redis, 'gateway') : undefined;
 void runService({
   name: 'gateway',
   module: GatewayModule.forRoot(config, redis),

@@ -1,4 +1,21 @@
-export { loadRedisConfig, redactRedisUrl, type RedisConfig } from './lib/redis.config';
-export { createRedisClient, waitUntilReady } from './lib/redis.client';
+export {
+  loadRedisConfig,
+  redactRedisUrl,
+  describeRedis,
+  hasRedis,
+  REDIS_ENV_VARS,
+  type RedisConfig,
+  type RedisNode,
+  type RedisTopology,
+  type RedisTls,
+} from './lib/redis.config';
+export {
+  createRedisClient,
+  waitUntilReady,
+  commandTimeoutOf,
+  unboundedClientProblem,
+  type RedisClient,
+  type RedisClientConfig,
+} from './lib/redis.client';
 export { RedisBudget, RedisBudgetExceededError, isRedisBudgetExceededError, redisBudgetOf, type BudgetClock } from './lib/redis.budget';
-export type { Redis } from 'ioredis';
+export type { Redis, Cluster } from 'ioredis';

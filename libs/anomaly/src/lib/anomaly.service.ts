@@ -4,7 +4,7 @@ import type { AnomalyPrediction, TransactionRules } from '@ml/contracts';
 import { LifecycleService } from '@ml/health';
 import { loadInBackground, loadRunner, ModelNotReadyError, type InferenceConfig, type OnnxRunner } from '@ml/inference';
 import { PredictionMetrics } from '@ml/metrics';
-import type { Redis } from 'ioredis';
+import { commandTimeoutOf, type RedisClient } from '@ml/redis';
 import { performance } from 'node:perf_hooks';
 import type { AnomalyConfig } from './anomaly.config';
 import { ANOMALY_FILES, ANOMALY_OPTIONS, PROFILE_STORE } from './anomaly.constants';
@@ -20,7 +20,7 @@ export interface AnomalyOptions {
   requestTimeoutMs: number;
   anomaly: AnomalyConfig;
   /** Shared Redis for customer history (owned by the caller); absent = in process memory. */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Replaces the store built from `anomaly` and `redis`. */
   profileStore?: ProfileStore;
   /** Opens the ONNX sessions; default `loadRunner` from @ml/inference. */
@@ -105,7 +105,7 @@ export class AnomalyService implements OnApplicationBootstrap, OnApplicationShut
     await detector.warmUp();
     // One Redis budget per request for its profile reads and writes: the client's command timeout
     // (REDIS_COMMAND_TIMEOUT_MS) bounds the whole request, not each call.
-    const redisBudgetMs = this.store.mode === 'redis' ? this.options.redis?.options.commandTimeout : undefined;
+    const redisBudgetMs = this.store.mode === 'redis' ? (this.options.redis && commandTimeoutOf(this.options.redis)) : undefined;
     const scorer = new TransactionScorer({ store: this.store, model: detector, locks: this.locks, redisBudgetMs });
     scorer.onOutcome((o) => this.anomalyMetrics.record(detector.name, this.store.mode, o));
     this.scorer = scorer;

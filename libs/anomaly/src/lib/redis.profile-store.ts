@@ -1,8 +1,7 @@
 import { Logger } from '@nestjs/common';
 import { isUserProfile, type UserProfile } from '@ml/anomaly-features';
-import { isRedisBudgetExceededError, type RedisBudget } from '@ml/redis';
+import { isRedisBudgetExceededError, unboundedClientProblem, type RedisBudget, type RedisClient } from '@ml/redis';
 import type { CircuitBreaker } from '@ml/resilience';
-import type { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { ProfileStoreArgumentError, ProfileStoreUnavailableError } from './anomaly.errors';
 import { NO_PROFILE, type CommitResult, type ProfileStore, type ProfileStoreStatus, type ProfileUpdate, type StoredProfile } from './profile.store';
@@ -27,7 +26,7 @@ export interface RedisProfileStoreOptions {
    * The ioredis client, owned by the caller. It must have `enableOfflineQueue: false` and a
    * positive `commandTimeout` (as `createRedisClient` makes them): that is what bounds every call.
    */
-  client: Redis;
+  client: RedisClient;
   /** Prepended to the customer id, e.g. `ml:profile:v2:` (the profile version is part of it). */
   keyPrefix: string;
   /** Which stored values are profiles this store serves (default: profile version 1). */
@@ -66,7 +65,7 @@ export class RedisProfileStore implements ProfileStore {
   readonly mode = 'redis' as const;
   readonly keyPrefix: string;
   private readonly logger = new Logger('RedisProfileStore');
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly breaker: CircuitBreaker;
   private readonly ttlMs: number;
   private readonly casRetries: number;
@@ -84,13 +83,8 @@ export class RedisProfileStore implements ProfileStore {
   constructor(options: RedisProfileStoreOptions) {
     const { client, keyPrefix, ttlMs, breaker } = options;
     if (typeof keyPrefix !== 'string' || keyPrefix === '') throw new ProfileStoreArgumentError('keyPrefix must be a non-empty string');
-    if (client.options.enableOfflineQueue !== false) {
-      throw new ProfileStoreArgumentError('RedisProfileStore needs an ioredis client with enableOfflineQueue: false');
-    }
-    const timeout = client.options.commandTimeout;
-    if (typeof timeout !== 'number' || !(timeout > 0)) {
-      throw new ProfileStoreArgumentError('RedisProfileStore needs an ioredis client with a positive commandTimeout');
-    }
+    const problem = unboundedClientProblem(client);
+    if (problem) throw new ProfileStoreArgumentError(`RedisProfileStore needs ${problem}`);
     if (!(ttlMs >= 1) || !Number.isFinite(ttlMs)) throw new ProfileStoreArgumentError(`ttlMs must be at least 1, got ${String(ttlMs)}`);
     const retries = options.casRetries ?? 8;
     if (!Number.isSafeInteger(retries) || retries < 0) throw new ProfileStoreArgumentError(`casRetries must be an integer >= 0, got ${String(retries)}`);

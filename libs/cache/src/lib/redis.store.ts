@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { unboundedClientProblem, type RedisClient } from '@ml/redis';
 import { CacheArgumentError, CacheUnavailableError } from './cache.errors';
 import type { Guard, JsonValue, ProbeableStore, WaitBudget } from './cache.types';
 import { deserialise, serialise, toTtlMs } from './cache.values';
@@ -11,7 +11,7 @@ export interface RedisStoreOptions {
    * it): together they are what keeps every call of this store bounded in time. The constructor
    * refuses a client without them.
    */
-  client: Redis;
+  client: RedisClient;
   /** Prepended to every key, e.g. `ml:pred:v1:`; keeps this cache apart from other users. */
   keyPrefix: string;
   /** Every Redis call runs through it, e.g. the app's circuit breaker. */
@@ -30,7 +30,7 @@ const passThrough: Guard = (op) => op();
  */
 export class RedisStore implements ProbeableStore {
   readonly keyPrefix: string;
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   private readonly guard: Guard;
 
   constructor(options: RedisStoreOptions) {
@@ -38,17 +38,8 @@ export class RedisStore implements ProbeableStore {
     if (typeof keyPrefix !== 'string' || keyPrefix === '') {
       throw new CacheArgumentError('keyPrefix must be a non-empty string');
     }
-    if (client.options.enableOfflineQueue !== false) {
-      throw new CacheArgumentError(
-        'RedisStore needs an ioredis client with enableOfflineQueue: false',
-      );
-    }
-    const timeout = client.options.commandTimeout;
-    if (typeof timeout !== 'number' || !(timeout > 0)) {
-      throw new CacheArgumentError(
-        'RedisStore needs an ioredis client with a positive commandTimeout',
-      );
-    }
+    const problem = unboundedClientProblem(client);
+    if (problem) throw new CacheArgumentError(`RedisStore needs ${problem}`);
     this.client = client;
     this.keyPrefix = keyPrefix;
     this.guard = guard;

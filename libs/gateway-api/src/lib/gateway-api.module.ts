@@ -4,7 +4,7 @@ import { LifecycleService } from '@ml/health';
 import { Counter, Gauge, METRICS_REGISTRY, type Registry } from '@ml/metrics';
 import { CircuitBreaker } from '@ml/resilience';
 import { RateLimitService } from '@ml/rate-limit';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@ml/redis';
 import type { GatewaySettings } from './gateway.config';
 import { GATEWAY_CACHE, GATEWAY_OPTIONS, GATEWAY_REDIS_STATUS, GATEWAY_SETTINGS, UPSTREAMS } from './gateway.constants';
 import { gatewayAdmission } from './gateway.admission';
@@ -20,7 +20,7 @@ export interface GatewayApiOptions {
   settings: GatewaySettings;
   options: GatewayOptions;
   /** Shared Redis for the prediction cache; absent = in-process cache. */
-  redis?: Redis;
+  redis?: RedisClient;
 }
 
 function makeUpstreams(settings: GatewaySettings, registry: Registry, requestTimeoutMs: number): Record<ModelName, UpstreamClient> {
@@ -51,7 +51,7 @@ function makeUpstreams(settings: GatewaySettings, registry: Registry, requestTim
   return out;
 }
 
-function makeCache(settings: GatewaySettings, registry: Registry, lifecycle: LifecycleService, redis?: Redis) {
+function makeCache(settings: GatewaySettings, registry: Registry, lifecycle: LifecycleService, redis?: RedisClient) {
   const memory = new MemoryStore({ max: settings.cache.maxSize });
   let store: CacheStore = memory;
   let fallback: FallbackStore | undefined;

@@ -144,6 +144,41 @@ describe('MemoryCounterStore memory with 1e5 distinct trackers', () => {
   }, 30_000);
 });
 
+describe('MemoryCounterStore.remember', () => {
+  it('carries on from a count reported by the shared store, in that window, and starts afresh after it', () => {
+    const clock = new FakeClock();
+    const store = new MemoryCounterStore({ clock });
+    try {
+      store.remember('k', 2, 600);
+      expect(store.consumeNow('k', 1, 3, 1000)).toEqual({ allowed: true, count: 3, resetMs: 600 });
+      expect(store.consumeNow('k', 1, 3, 1000)).toMatchObject({ allowed: false, count: 3 });
+      // A later report of the same window updates the count in place; one of a new window replaces it.
+      clock.t += 100;
+      store.remember('k', 1, 500);
+      expect(store.consumeNow('k', 1, 3, 1000)).toEqual({ allowed: true, count: 2, resetMs: 500 });
+      store.remember('k', 3, 1000);
+      expect(store.consumeNow('k', 1, 3, 1000)).toEqual({ allowed: false, count: 3, resetMs: 1000 });
+      clock.t += 1000;
+      expect(store.consumeNow('k', 1, 3, 1000)).toEqual({ allowed: true, count: 1, resetMs: 1000 });
+      expect(store.size).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+
+  it('stays within maxKeys', () => {
+    const clock = new FakeClock();
+    const store = new MemoryCounterStore({ clock, maxKeys: 2 });
+    try {
+      for (const k of ['a', 'b', 'c']) store.remember(k, 1, 1000);
+      expect(store.size).toBe(2);
+      expect(store.evictions).toBe(1);
+    } finally {
+      store.close();
+    }
+  });
+});
+
 describe('secondsUntilReset', () => {
   it('rounds up to whole seconds, forgiving float noise of a monotonic clock', () => {
     const t0 = 2571.610135300001; // performance.now()-like: (t0 + 2000) - t0 is 2000.0000000000005

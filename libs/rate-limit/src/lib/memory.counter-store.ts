@@ -84,6 +84,25 @@ export class MemoryCounterStore implements CounterStore {
     return { allowed: true, count: entry.count, resetMs };
   }
 
+  /**
+   * Takes over a count the shared store reported for `key` (its window ends in `resetMs`), so that
+   * if the shared store goes away this process carries on from what was spent rather than from 0.
+   * The same window is updated in place; a new one is (re)inserted, keeping windows in end order.
+   */
+  remember(key: string, count: number, resetMs: number): void {
+    const now = this.clock.now();
+    const resetAt = now + Math.max(0, resetMs);
+    const entry = this.entries.get(key);
+    // Within a few ms of the stored end: the same window (Redis reports whole milliseconds).
+    if (entry && entry.resetAt > now && Math.abs(entry.resetAt - resetAt) < 50) {
+      entry.count = count;
+      return;
+    }
+    if (entry) this.entries.delete(key);
+    else this.makeRoom(now);
+    this.entries.set(key, { count, resetAt });
+  }
+
   /** Drops every window that has ended. */
   sweep(): void {
     this.dropExpired(this.clock.now(), Infinity);

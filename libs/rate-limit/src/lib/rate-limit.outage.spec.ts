@@ -77,6 +77,8 @@ describe('Redis outage', () => {
   });
 
   it('answers every request while Redis is frozen, degrades once per replica, and limits per process', async () => {
+    // Spent on the shared counters first: replica 0 last heard count L, replica 1 count L - 1.
+    expect(passed(await send('spent', L))).toBe(L);
     server.pause();
     try {
       const replies = [...(await send('frozen', 2 * L, 0)), ...(await send('frozen', 2 * L, 1))];
@@ -89,6 +91,12 @@ describe('Redis outage', () => {
       // Once the breaker is open, requests do not even wait for the timeout.
       const fast = await send('frozen-later', 4);
       expect(Math.max(...fast.map((r) => r.ms))).toBeLessThan(TIMEOUT_MS);
+      // Each replica carries on from the shared count it last heard, not from 0: the client that
+      // had spent its limit gets only what replica 1 still believed was left (one unit).
+      const spent = [...(await send('spent', 2 * L, 0)), ...(await send('spent', 2 * L, 1))];
+      expectAnsweredPromptly(spent);
+      expect(passed(spent)).toBe(1);
+      expect(spent.findIndex((r) => r.status === 200)).toBe(2 * L);
     } finally {
       server.resume();
     }

@@ -1,8 +1,7 @@
 import { Logger, type OnModuleDestroy } from '@nestjs/common';
-import { isRedisBudgetExceededError, type RedisBudget } from '@ml/redis';
+import { isRedisBudgetExceededError, type RedisBudget, type RedisClient } from '@ml/redis';
 import { CircuitBreaker, TimeoutPolicy, wrap, type Policy } from '@ml/resilience';
 import type { ThrottlerStorage } from '@nestjs/throttler';
-import type { Redis } from 'ioredis';
 import { Listeners } from './rate-limit.listeners';
 import { MemoryCounterStore, type MemoryCounterStoreOptions } from './memory.counter-store';
 import { RateLimitConfigError } from './rate-limit.errors';
@@ -27,7 +26,7 @@ export interface RateLimitOptions {
    * `enableOfflineQueue: false` and a `commandTimeout`; this lib never connects or quits it).
    * Without it, limits are per process.
    */
-  redis?: Redis;
+  redis?: RedisClient;
   /** Prefix of every Redis key. Default `ml:rl:`. */
   keyPrefix?: string;
   /** Called on every flip of `degraded` (Redis lost / back). */
@@ -60,6 +59,11 @@ export type ConsumeOutcome = ConsumeResult & { shared: boolean };
  * longer call Redis at all (no request waits on a Redis that just failed) and limits are per
  * process until the background PING succeeds again. A request whose budget is already spent is
  * counted in memory without touching Redis or the degraded state.
+ *
+ * The memory counters follow the shared ones while Redis answers (each answer's count is
+ * remembered), so during an outage or failover a replica lets a client spend at most what it had
+ * left when this replica last heard from Redis, not a fresh limit: a client over its limit stays
+ * limited. Increments charged in memory are not written back to Redis when it returns.
  */
 export class RateLimitService implements ThrottlerStorage, OnModuleDestroy {
   /** The policy name in the RateLimit headers. */
@@ -134,6 +138,9 @@ export class RateLimitService implements ThrottlerStorage, OnModuleDestroy {
       const call = () => this.pipeline.execute(() => redis.consume(key, cost, limit, windowMs));
       try {
         const result = await (budget ? budget.run(call) : call());
+        // The shared count is this process's starting point should Redis go away (a failover):
+        // a client that had spent its limit stays limited instead of starting afresh per replica.
+        this.memory.remember(key, result.count, result.resetMs);
         this.setDegraded(false, epoch);
         return { ...result, shared: true };
       } catch (error) {

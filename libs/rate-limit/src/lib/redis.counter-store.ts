@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { unboundedClientProblem, type RedisClient } from '@ml/redis';
 import { RateLimitConfigError } from './rate-limit.errors';
 import type { ConsumeResult, CounterStore } from './rate-limit.types';
 
@@ -39,7 +39,7 @@ export interface RedisCounterStoreOptions {
    * (commands fail at once while disconnected) and a positive `commandTimeout` (a command on a
    * stalled connection fails after it); the constructor refuses a client without them.
    */
-  client: Redis;
+  client: RedisClient;
   /** Prepended to every key, keeping these counters apart from other users of the same Redis. */
   keyPrefix: string;
 }
@@ -49,18 +49,13 @@ export interface RedisCounterStoreOptions {
  * limit. Windows are timed by Redis (PEXPIRE), so replica clocks do not matter.
  */
 export class RedisCounterStore implements CounterStore {
-  private readonly client: Redis;
+  private readonly client: RedisClient;
   readonly keyPrefix: string;
 
   constructor(options: RedisCounterStoreOptions) {
     const { client, keyPrefix } = options;
-    if (client.options.enableOfflineQueue !== false) {
-      throw new RateLimitConfigError('the rate limiter needs an ioredis client with enableOfflineQueue: false');
-    }
-    const timeout = client.options.commandTimeout;
-    if (typeof timeout !== 'number' || !(timeout > 0)) {
-      throw new RateLimitConfigError('the rate limiter needs an ioredis client with a positive commandTimeout');
-    }
+    const problem = unboundedClientProblem(client);
+    if (problem) throw new RateLimitConfigError(`the rate limiter needs ${problem}`);
     this.client = client;
     this.keyPrefix = keyPrefix;
   }
