@@ -87,6 +87,11 @@ export function createRedisClient(config: RedisClientConfig, name = 'redis'): Re
       const options: ClusterOptions = {
         enableOfflineQueue: false,
         enableAutoPipelining: true,
+        // ioredis groups auto-pipelined commands by the slot of their first argument, which for
+        // EVALSHA/EVAL is the script, not the key: scripts of keys on other nodes then land in one
+        // pipeline and fail ("same slots allocation group", redis/ioredis#2109). Sent alone they are
+        // routed by their key.
+        autoPipeliningIgnoredCommands: ['evalsha', 'eval'],
         clusterRetryStrategy: reconnectDelay,
         // A command that meets a failed master is retried (after a slot refresh) every 100 ms; the
         // caller's budget and the command timeout bound the whole, so a failover shows up as a
