@@ -1,32 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createRedisClient, waitUntilReady } from './redis.client';
-import { loadRedisConfig, redactRedisUrl } from './redis.config';
-
-describe('loadRedisConfig', () => {
-  it('is embedded (no URL) by default', () => {
-    expect(loadRedisConfig({})).toEqual({ url: undefined, commandTimeoutMs: 250, connectTimeoutMs: 1000 });
-  });
-  it('prefers REDIS_URL over the original REDIS_* variables', () => {
-    expect(loadRedisConfig({ REDIS_URL: 'redis://a:6379/1', REDIS_HOST: 'b' }).url).toBe('redis://a:6379/1');
-  });
-  it('builds a URL from REDIS_HOST, REDIS_PORT, REDIS_PASSWORD and REDIS_DB', () => {
-    expect(loadRedisConfig({ REDIS_HOST: 'cache', REDIS_PORT: '6380', REDIS_PASSWORD: 'p@ss', REDIS_DB: '2' }).url).toBe('redis://:p%40ss@cache:6380/2');
-    expect(loadRedisConfig({ REDIS_HOST: 'cache' }).url).toBe('redis://cache:6379/0');
-  });
-  it.each([
-    [{ REDIS_URL: 'http://x' }, 'REDIS_URL'],
-    [{ REDIS_URL: 'not a url' }, 'REDIS_URL'],
-    [{ REDIS_HOST: 'x', REDIS_DB: '99' }, 'REDIS_DB'],
-    [{ REDIS_COMMAND_TIMEOUT_MS: '0' }, 'REDIS_COMMAND_TIMEOUT_MS'],
-  ])('names the bad variable in %j', (env, variable) => {
-    expect(() => loadRedisConfig(env)).toThrow(`Invalid configuration: ${variable}`);
-  });
-  it('redacts passwords', () => {
-    expect(redactRedisUrl('redis://:secret@h:1/0')).toBe('redis://:***@h:1/0');
-    expect(redactRedisUrl('::')).toBe('redis://(unparseable)');
-  });
-});
 
 const freePort = () =>
   new Promise<number>((resolve) => {
