@@ -12,6 +12,7 @@ export {
 export {
   createRedisClient,
   waitUntilReady,
+  pingRedis,
   commandTimeoutOf,
   unboundedClientProblem,
   type RedisClient,

@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { isUserProfile, type UserProfile } from '@ml/anomaly-features';
-import { isRedisBudgetExceededError, unboundedClientProblem, type RedisBudget, type RedisClient } from '@ml/redis';
+import { isRedisBudgetExceededError, pingRedis, unboundedClientProblem, type RedisBudget, type RedisClient } from '@ml/redis';
 import type { CircuitBreaker } from '@ml/resilience';
 import { createHash } from 'node:crypto';
 import { ProfileStoreArgumentError, ProfileStoreUnavailableError } from './anomaly.errors';
@@ -164,7 +164,7 @@ export class RedisProfileStore implements ProfileStore {
     if (!this.degraded || this.probing) return;
     this.probing = true;
     try {
-      await this.guarded('ping', () => this.client.ping(), undefined, true);
+      await this.guarded('ping', () => pingRedis(this.client), undefined, true);
     } catch {
       // Still down: the state already says so.
     } finally {

@@ -1,4 +1,4 @@
-import { unboundedClientProblem, type RedisClient } from '@ml/redis';
+import { pingRedis, unboundedClientProblem, type RedisClient } from '@ml/redis';
 import { CacheArgumentError, CacheUnavailableError } from './cache.errors';
 import type { Guard, JsonValue, ProbeableStore, WaitBudget } from './cache.types';
 import { deserialise, serialise, toTtlMs } from './cache.values';
@@ -80,9 +80,9 @@ export class RedisStore implements ProbeableStore {
     return removed > 0;
   }
 
-  /** Resolves when Redis answers PING (through the guard); used to notice recovery. */
+  /** Resolves when Redis answers PING (every master, on a cluster; through the guard); used to notice recovery. */
   async ping(): Promise<void> {
-    await this.run('PING', () => this.client.ping());
+    await this.run('PING', () => pingRedis(this.client));
   }
 
   private async run<T>(

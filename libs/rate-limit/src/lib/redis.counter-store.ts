@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { unboundedClientProblem, type RedisClient } from '@ml/redis';
+import { pingRedis, unboundedClientProblem, type RedisClient } from '@ml/redis';
 import { RateLimitConfigError } from './rate-limit.errors';
 import type { ConsumeResult, CounterStore } from './rate-limit.types';
 
@@ -75,8 +75,8 @@ export class RedisCounterStore implements CounterStore {
     return { allowed: allowed === 1, count, resetMs: Math.max(0, ttl) };
   }
 
-  /** Resolves when Redis answers PING; used to notice that it is back. */
+  /** Resolves when Redis answers PING (every master, on a cluster); used to notice that it is back. */
   async ping(): Promise<void> {
-    await this.client.ping();
+    await pingRedis(this.client);
   }
 }

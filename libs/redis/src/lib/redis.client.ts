@@ -153,6 +153,36 @@ export function unboundedClientProblem(client: RedisClient): string | undefined 
   return undefined;
 }
 
+const CLUSTER_SLOTS = 16384;
+
+/**
+ * Resolves when Redis can serve every key again: PING on one server or master. On a cluster, one
+ * random node answering says nothing about the slots of a master that just failed (a use that
+ * recovered on it would fail again at its next call), so it checks that every slot in the client's
+ * map has a master the client is connected to, that every such master answers PING, and that the
+ * cluster reports itself whole (`cluster_state:ok`).
+ */
+export async function pingRedis(client: RedisClient): Promise<void> {
+  if (!(client instanceof Cluster)) {
+    await client.ping();
+    return;
+  }
+  const masters = client.nodes('master');
+  if (masters.length === 0) throw new Error('no cluster master known');
+  const known = new Set(masters.map((n) => `${n.options.host}:${n.options.port}`));
+  for (let slot = 0; slot < CLUSTER_SLOTS; slot++) {
+    const master = client.slots[slot]?.[0];
+    if (master === undefined || !known.has(master)) {
+      // The map may be older than a failover that already happened: ask for a fresh one now rather
+      // than at the next periodic refresh, so the next probe can see it.
+      client.refreshSlotsCache();
+      throw new Error(`cluster slot ${slot} has no reachable master (${master ?? 'none'})`);
+    }
+  }
+  const [info] = await Promise.all([masters[0].cluster('INFO'), ...masters.map((node) => node.ping())]);
+  if (!/^cluster_state:ok\r?$/m.test(String(info))) throw new Error('cluster_state is not ok');
+}
+
 /** Waits until the client is ready or `timeoutMs` passes; never throws (boot goes on degraded). */
 export function waitUntilReady(client: RedisClient, timeoutMs: number): Promise<boolean> {
   if (client.status === 'ready') return Promise.resolve(true);

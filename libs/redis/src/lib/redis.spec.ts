@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createRedisClient, waitUntilReady } from './redis.client';
+import { createRedisClient, pingRedis, waitUntilReady } from './redis.client';
 
 const freePort = () =>
   new Promise<number>((resolve) => {
@@ -16,6 +16,7 @@ describe('createRedisClient against real Redis', () => {
     try {
       expect(await waitUntilReady(client, 3000)).toBe(true);
       expect(await client.ping()).toBe('PONG');
+      await expect(pingRedis(client)).resolves.toBeUndefined();
     } finally {
       client.disconnect();
     }
