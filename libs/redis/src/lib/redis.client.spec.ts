@@ -4,7 +4,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Cluster, Redis } from 'ioredis';
-import { commandTimeoutOf, createRedisClient, unboundedClientProblem, waitUntilReady, type RedisClient } from './redis.client';
+import { commandTimeoutOf, createRedisClient, pingRedis, unboundedClientProblem, waitUntilReady, type RedisClient } from './redis.client';
 import { loadRedisConfig } from './redis.config';
 
 const freePort = () =>
@@ -59,6 +59,15 @@ describe('createRedisClient: one client kind per mode, always bounded', () => {
     expect(unboundedClientProblem(cluster)).toMatch(/commandTimeout/);
     expect(() => createRedisClient({ commandTimeoutMs: 1, connectTimeoutMs: 1 })).toThrow(/no Redis configured/);
     [queued, untimed, cluster].forEach((c) => c.disconnect());
+  });
+
+  it('does not call a cluster healthy before it knows a master for every slot', async () => {
+    const cluster = new Cluster([], { lazyConnect: true, enableOfflineQueue: false });
+    try {
+      await expect(pingRedis(cluster)).rejects.toThrow(/no cluster master known/);
+    } finally {
+      cluster.disconnect();
+    }
   });
 });
 
