@@ -227,8 +227,9 @@ export async function runFailover(t: TopologyUnderTest, s: FailoverStack): Promi
   async function one(worker: number, i: number): Promise<void> {
     const kinds: Kind[] = ['hot-intent', 'hot-anomaly', 'steady-intent', 'other-anomaly'];
     const kind = kinds[(worker + i) % kinds.length];
-    const gw = s.gateways[(worker + i) % 2];
     const id = seq++;
+    // Alternate replicas over all requests, so each kind reaches both.
+    const gw = s.gateways[id % 2];
     const steady = s.steadyKeys[id % s.steadyKeys.length];
     let res: HttpResult;
     const start = performance.now();
