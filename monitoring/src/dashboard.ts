@@ -224,7 +224,8 @@ const ROWS: { title: string; panels: PanelSpec[] }[] = [
         title: 'Anomaly alert rate',
         description: 'Share of scored transactions answered is_anomaly = true (the served operating point, ANOMALY_ALERT_RATE, is what it should hover around), against its last hour and 7-day baseline. Alert MLAnomalyAlertRateDrift beyond 2× or ½ of the baseline.',
         targets: [
-          q(`sum(rate(ml_anomaly_flagged_total{${S}}[${RATE}])) / sum(rate(${ANOMALY_SCORED}[${RATE}]))`, 'now'),
+          // 0, not "no data", while nothing was flagged: a labelled counter has no series before its first alert.
+          q(`(sum(rate(ml_anomaly_flagged_total{${S}}[${RATE}])) or sum(rate(${ANOMALY_SCORED}[${RATE}])) * 0) / sum(rate(${ANOMALY_SCORED}[${RATE}]))`, 'now'),
           q('sum(namespace_model:ml_anomaly_alert_rate:ratio_rate1h)', 'last hour'),
           q('sum(namespace_model:ml_anomaly_alert_rate:ratio_rate7d)', '7-day baseline'),
         ],
