@@ -54,7 +54,7 @@ const ROWS: { title: string; panels: PanelSpec[] }[] = [
         description: 'Share of answers that were 5xx: sheds (503 overloaded), open breakers (503), upstream failures (502) and timeouts (504). Alert MLHighErrorRatio at 5% on prediction routes.',
         targets: [
           q(
-            `sum by (service, route) (rate(http_request_duration_seconds_count{${S}, status_code=~"5.."}[${RATE}])) / sum by (service, route) (rate(http_request_duration_seconds_count{${S}}[${RATE}]))`,
+            `sum by (service, route) (rate(http_request_duration_seconds_count{${S}, route!~"/health.*|/metrics", status_code=~"5.."}[${RATE}])) / sum by (service, route) (rate(http_request_duration_seconds_count{${S}, route!~"/health.*|/metrics"}[${RATE}]))`,
             '{{service}} {{route}}',
           ),
         ],
