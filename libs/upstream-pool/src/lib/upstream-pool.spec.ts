@@ -41,7 +41,7 @@ const fail = (p: UpstreamPool, url: string, times: number) => {
 describe('parseTargets', () => {
   it('takes one URL or a comma-separated list, keeping origins and dropping duplicates', () => {
     expect(parseTargets('http://127.0.0.1:3001').map((t) => t.origin)).toEqual(['http://127.0.0.1:3001']);
-    expect(parseTargets(' http://a:1/x/ , https://b , http://a:1,').map((t) => [t.origin, t.host, t.port, t.resolvable])).toEqual([
+    expect(parseTargets(' http://a:1/ , https://b , http://a:1,').map((t) => [t.origin, t.host, t.port, t.resolvable])).toEqual([
       ['http://a:1', 'a:1', '1', true],
       ['https://b', 'b', '443', true],
     ]);
@@ -54,6 +54,8 @@ describe('parseTargets', () => {
     expect(() => parseTargets(' , ')).toThrow('at least one');
     expect(() => parseTargets('http://a:1,ftp://b')).toThrow('"ftp://b" is not an http(s) URL');
     expect(() => parseTargets('nope')).toThrow('"nope" is not an http(s) URL');
+    expect(() => parseTargets('http://a:1/v2')).toThrow('"http://a:1/v2" must be scheme, host and port only');
+    expect(() => parseTargets('http://u:p@a:1')).toThrow('must be scheme, host and port only');
   });
 });
 

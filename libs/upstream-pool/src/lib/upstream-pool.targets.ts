@@ -25,8 +25,8 @@ export interface EndpointAddress {
 const defaultPort = (protocol: string) => (protocol === 'https:' ? '443' : '80');
 
 /**
- * Parses a comma-separated list of http(s) URLs (`INTENT_CLASSIFIER_URL`). Only the origin of each
- * is kept: upstream calls send absolute paths, as they always did. Duplicates are dropped.
+ * Parses a comma-separated list of http(s) origins (`INTENT_CLASSIFIER_URL`); a trailing slash is
+ * allowed, a path is not. Duplicates are dropped.
  * Throws an Error naming the bad item.
  */
 export function parseTargets(list: string): Target[] {
@@ -42,6 +42,8 @@ export function parseTargets(list: string): Target[] {
       throw new Error(`"${item}" is not an http(s) URL`);
     }
     if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new Error(`"${item}" is not an http(s) URL`);
+    // Calls send absolute paths: a prefix would be silently dropped, so it is refused.
+    if ((u.pathname !== '/' && u.pathname !== '') || u.search || u.hash || u.username) throw new Error(`"${item}" must be scheme, host and port only`);
     if (seen.has(u.origin)) continue;
     seen.add(u.origin);
     const hostname = u.hostname.replace(/^\[|\]$/g, '');
