@@ -174,7 +174,6 @@ describe('gateway in front of two intent-classifier replicas', () => {
   afterAll(async () => {
     await load?.stop();
     await Promise.all([gateway, a, b].map((p) => p?.stop('SIGKILL')));
-    // eslint-disable-next-line no-console
     console.log(`upstream replicas, requests by phase (concurrency ${CONCURRENCY}):\n${['phase'.padEnd(44) + 'ok'.padStart(7) + 'failed'.padStart(8), ...table.map((r) => r.phase.padEnd(44) + String(r.ok).padStart(7) + String(r.failed).padStart(8))].join('\n')}`);
   });
 
@@ -214,7 +213,6 @@ describe('gateway in front of two intent-classifier replicas', () => {
     expect((await endpoint(urlA))?.ready).toBe(false);
     // The model's breaker never noticed: B was there to take every retry.
     expect((await http(`${gateway.url}/monitoring/health`, { headers: KEY })).json.upstreams[MODEL].breaker).toBe('closed');
-    // eslint-disable-next-line no-console
     console.log(
       `A killed: ${await metric('ml_upstream_endpoint_requests_total', `endpoint="${urlA}"`, 'outcome="failure"')} failed attempts on A, ` +
         `${(await metric('ml_upstream_retries_total', `upstream="${MODEL}"`)) - retriesBefore} retries sent elsewhere`,
@@ -224,7 +222,6 @@ describe('gateway in front of two intent-classifier replicas', () => {
     a = await startApp(MODEL, { ...replicaEnv, PORT: String(a.port) });
     const listening = performance.now();
     await waitFor('A ready', async () => ((await http(`${urlA}/health/ready`)).status === 200 ? true : undefined), 20_000);
-    // eslint-disable-next-line no-console
     console.log(`A restarted: listening after ${Math.round(listening - restartedAt)} ms, ready after ${Math.round(performance.now() - restartedAt)} ms`);
     const back = await waitFor('A re-admitted', async () => ((await endpoint(urlA))?.state === 'up' ? performance.now() : undefined), 20_000);
     const before = await successes(urlA);
