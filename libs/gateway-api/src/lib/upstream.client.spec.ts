@@ -47,12 +47,13 @@ async function closedPort(): Promise<string> {
   return `http://127.0.0.1:${port}`;
 }
 
+const ENDPOINTS = { dnsRefreshMs: 0, ejectAfterFailures: 2, ejectAfterFailedPolls: 1, readmitAfterPolls: 2 };
 const SETTINGS: UpstreamClientSettings = {
   // One counted failure opens the breaker: whatever it does not count shows.
   breaker: { failureThreshold: 1, recoveryTimeoutMs: 60_000, windowMs: 10_000, failureRateThreshold: 1, minimumCalls: 1000, slowCallMs: 10_000, halfOpenMaxProbes: 1 },
   retry: { maxAttempts: 3, baseDelayMs: 1, budgetRatio: 1 },
   connections: 4,
-  endpoints: { dnsRefreshMs: 0, ejectAfterFailures: 2, ejectAfterFailedPolls: 1, readmitAfterPolls: 2 },
+  endpoints: ENDPOINTS,
 };
 
 const call = (u: UpstreamClient, i: number) => u.call<{ port: number }>('POST', '/predict/intent', { query: `q${i}` }, { requestId: `r${i}`, budgetMs: 3000 });
@@ -111,12 +112,12 @@ describe('UpstreamClient over several endpoints (real sockets)', () => {
     const broken = await endpoint();
     const ok = await endpoint();
     broken.mode = 'reset';
-    const safe = client([broken.url, ok.url], { retrySentRequests: true, endpoints: { ...SETTINGS.endpoints!, ejectAfterFailures: 100 } });
+    const safe = client([broken.url, ok.url], { retrySentRequests: true, endpoints: { ...ENDPOINTS, ejectAfterFailures: 100 } });
     for (let i = 0; i < 6; i++) expect((await call(safe, i)).body.port).toBe(ok.port);
     const reached = broken.received.length;
     expect(reached).toBeGreaterThan(0);
 
-    const unsafe = client([broken.url, ok.url], { retrySentRequests: false, endpoints: { ...SETTINGS.endpoints!, ejectAfterFailures: 100 } });
+    const unsafe = client([broken.url, ok.url], { retrySentRequests: false, endpoints: { ...ENDPOINTS, ejectAfterFailures: 100 } });
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => call(unsafe, i)));
     const failed = results.filter((r) => r.status === 'rejected');
     // Every call that reached the broken endpoint failed there and was not repeated.
@@ -146,7 +147,7 @@ describe('UpstreamClient over several endpoints (real sockets)', () => {
   it('an address found by DNS is sent the configured Host', async () => {
     const a = await endpoint();
     const u = client([`http://intent.internal:${a.port}`], {
-      endpoints: { ...SETTINGS.endpoints!, dnsRefreshMs: 60_000 },
+      endpoints: { ...ENDPOINTS, dnsRefreshMs: 60_000 },
       resolver: async (name) => (name === 'intent.internal' ? ['127.0.0.1'] : []),
     });
     await u.start();
