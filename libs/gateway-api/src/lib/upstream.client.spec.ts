@@ -21,7 +21,10 @@ class Endpoint {
           return;
         }
         this.received.push({ path: req.url ?? '', host: req.headers.host });
-        if (this.mode === 'reset') return req.socket.destroy();
+        if (this.mode === 'reset') {
+          req.socket.destroy();
+          return;
+        }
         res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ echo: JSON.parse(raw || 'null'), port: this.port }));
       });
     });
