@@ -147,6 +147,28 @@ describe('UpstreamClient over several endpoints (real sockets)', () => {
     expect(await u.pollEndpoints()).toBe(false);
   });
 
+  it('a name whose address stops answering is looked up again at once, and a new address replaces it', async () => {
+    const a = await endpoint();
+    let answer = ['127.0.0.1'];
+    let lookups = 0;
+    const u = client([`http://intent.internal:${a.port}`], {
+      endpoints: { ...ENDPOINTS, dnsRefreshMs: 3_600_000, ejectAfterFailures: 1 },
+      resolver: async () => {
+        lookups++;
+        return answer;
+      },
+    });
+    await u.start();
+    expect(lookups).toBe(1);
+    await a.stop();
+    // The pod moved: the old address refuses, the name now gives another.
+    answer = ['127.0.0.2'];
+    await expect(call(u, 1)).rejects.toBeDefined();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(lookups).toBe(2);
+    expect(u.pool.endpoints().map((e) => e.url)).toEqual([`http://127.0.0.2:${a.port}`]);
+  });
+
   it('an address found by DNS is sent the configured Host', async () => {
     const a = await endpoint();
     const u = client([`http://intent.internal:${a.port}`], {

@@ -100,6 +100,7 @@ export class UpstreamClient {
   private readonly isFault: (e: unknown) => boolean;
   private readonly dnsRefreshMs: number;
   private refresher?: ReturnType<typeof setInterval>;
+  private lastEjectRefresh = -Infinity;
 
   constructor(
     readonly name: string,
@@ -118,9 +119,15 @@ export class UpstreamClient {
       readmitAfterPolls: ep.readmitAfterPolls,
       resolver: ep.dnsRefreshMs > 0 ? (settings.resolver ?? systemResolver) : undefined,
     });
-    // Sockets of an endpoint DNS no longer returns close once their requests are done.
     this.pool.on((e) => {
+      // A name's address that stopped answering may have moved (a container restarted elsewhere):
+      // look the names up now rather than at the next refresh, at most once a second.
+      if (e.type === 'ejected' && this.dnsRefreshMs > 0 && performance.now() - this.lastEjectRefresh >= 1000) {
+        this.lastEjectRefresh = performance.now();
+        void this.pool.refresh();
+      }
       if (e.type !== 'removed') return;
+      // Sockets of an endpoint DNS no longer returns close once their requests are done.
       const d = this.dispatchers.get(e.endpoint);
       this.dispatchers.delete(e.endpoint);
       void d?.close().catch(() => undefined);
