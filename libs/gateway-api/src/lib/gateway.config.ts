@@ -1,5 +1,5 @@
 import { loadAdmissionSettings, type AdmissionSettings } from '@ml/admission';
-import { env, loadEnv, type Env } from '@ml/config';
+import { ConfigError, env, loadEnv, type Env } from '@ml/config';
 
 export interface BreakerSettings {
   failureThreshold: number;
@@ -13,7 +13,11 @@ export interface BreakerSettings {
 
 export interface GatewaySettings {
   upstreams: { 'intent-classifier': string; 'anomaly-detector': string };
-  cache: { maxSize: number; ttlMs: number };
+  /**
+   * `redisUrl` (CACHE_REDIS_URL): a Redis of the cache's own, so cache entries are evicted there
+   * (allkeys-lru) and never crowd out rate-limit counters; unset = the cache shares REDIS_URL's.
+   */
+  cache: { maxSize: number; ttlMs: number; redisUrl?: string };
   breaker: BreakerSettings;
   retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number };
   /** Connections per upstream pool. */
@@ -33,6 +37,7 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
       ANOMALY_DETECTOR_URL: env.httpUrl('http://127.0.0.1:3002'),
       CACHE_MAX_SIZE: env.int(1000, { min: 1, max: 10_000_000 }),
       CACHE_DEFAULT_TTL: env.int(3600, { min: 1, max: 30 * 24 * 3600 }),
+      CACHE_REDIS_URL: env.optionalString(),
       CIRCUIT_BREAKER_FAILURE_THRESHOLD: env.int(5, { min: 1, max: 1_000_000 }),
       CIRCUIT_BREAKER_RECOVERY_TIMEOUT: env.number(60, { min: 0.01, max: 3600 }),
       CIRCUIT_BREAKER_WINDOW_MS: env.int(10_000, { min: 100, max: 3_600_000 }),
@@ -51,9 +56,15 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
     },
     source,
   );
+  const cacheRedisUrl = e.CACHE_REDIS_URL as string | undefined;
+  if (cacheRedisUrl !== undefined && !isRedisUrl(cacheRedisUrl)) throw new ConfigError('CACHE_REDIS_URL', 'must be a redis:// or rediss:// URL');
   return {
     upstreams: { 'intent-classifier': e.INTENT_CLASSIFIER_URL as string, 'anomaly-detector': e.ANOMALY_DETECTOR_URL as string },
-    cache: { maxSize: e.CACHE_MAX_SIZE as number, ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000 },
+    cache: {
+      maxSize: e.CACHE_MAX_SIZE as number,
+      ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000,
+      ...(cacheRedisUrl === undefined ? {} : { redisUrl: cacheRedisUrl }),
+    },
     breaker: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD as number,
       recoveryTimeoutMs: (e.CIRCUIT_BREAKER_RECOVERY_TIMEOUT as number) * 1000,
@@ -77,4 +88,13 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
     admission: loadAdmissionSettings(source),
     pollIntervalMs: e.UPSTREAM_POLL_INTERVAL_MS as number,
   };
+}
+
+function isRedisUrl(text: string): boolean {
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'redis:' || protocol === 'rediss:';
+  } catch {
+    return false;
+  }
 }
