@@ -28,7 +28,11 @@ export interface GatewaySettings {
   /** Each upstream's configured URLs (one or more; a name may resolve to several endpoints). */
   upstreams: { 'intent-classifier': Target[]; 'anomaly-detector': Target[] };
   endpoints: EndpointSettings;
-  cache: { maxSize: number; ttlMs: number };
+  /**
+   * `redisUrl` (CACHE_REDIS_URL): a Redis of the cache's own, so cache entries are evicted there
+   * (allkeys-lru) and never crowd out rate-limit counters; unset = the cache shares REDIS_URL's.
+   */
+  cache: { maxSize: number; ttlMs: number; redisUrl?: string };
   breaker: BreakerSettings;
   retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number };
   /** Connections per upstream pool. */
@@ -57,6 +61,7 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
       ANOMALY_DETECTOR_URL: env.string('http://127.0.0.1:3002'),
       CACHE_MAX_SIZE: env.int(1000, { min: 1, max: 10_000_000 }),
       CACHE_DEFAULT_TTL: env.int(3600, { min: 1, max: 30 * 24 * 3600 }),
+      CACHE_REDIS_URL: env.optionalString(),
       CIRCUIT_BREAKER_FAILURE_THRESHOLD: env.int(5, { min: 1, max: 1_000_000 }),
       CIRCUIT_BREAKER_RECOVERY_TIMEOUT: env.number(60, { min: 0.01, max: 3600 }),
       CIRCUIT_BREAKER_WINDOW_MS: env.int(10_000, { min: 100, max: 3_600_000 }),
@@ -79,6 +84,8 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
     },
     source,
   );
+  const cacheRedisUrl = e.CACHE_REDIS_URL as string | undefined;
+  if (cacheRedisUrl !== undefined && !isRedisUrl(cacheRedisUrl)) throw new ConfigError('CACHE_REDIS_URL', 'must be a redis:// or rediss:// URL');
   return {
     upstreams: {
       'intent-classifier': targetsOf('INTENT_CLASSIFIER_URL', e.INTENT_CLASSIFIER_URL as string),
@@ -90,7 +97,11 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
       ejectAfterFailedPolls: e.UPSTREAM_EJECT_FAILED_POLLS as number,
       readmitAfterPolls: e.UPSTREAM_READMIT_POLLS as number,
     },
-    cache: { maxSize: e.CACHE_MAX_SIZE as number, ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000 },
+    cache: {
+      maxSize: e.CACHE_MAX_SIZE as number,
+      ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000,
+      ...(cacheRedisUrl === undefined ? {} : { redisUrl: cacheRedisUrl }),
+    },
     breaker: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD as number,
       recoveryTimeoutMs: (e.CIRCUIT_BREAKER_RECOVERY_TIMEOUT as number) * 1000,
@@ -114,4 +125,13 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
     admission: loadAdmissionSettings(source),
     pollIntervalMs: e.UPSTREAM_POLL_INTERVAL_MS as number,
   };
+}
+
+function isRedisUrl(text: string): boolean {
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'redis:' || protocol === 'rediss:';
+  } catch {
+    return false;
+  }
 }
