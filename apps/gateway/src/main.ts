@@ -7,9 +7,14 @@ import { setupOpenApi } from '@ml/gateway-api';
 
 const config = loadOrExit(() => loadGatewayConfig());
 const redis = config.redis.url ? createRedisClient({ ...config.redis, url: config.redis.url }, 'gateway') : undefined;
+// CACHE_REDIS_URL: the prediction cache in a Redis of its own (evicting), so it never crowds out the counters.
+const cacheUrl = config.gateway.cache.redisUrl;
+const cacheRedis = cacheUrl
+  ? createRedisClient({ url: cacheUrl, commandTimeoutMs: config.redis.commandTimeoutMs, connectTimeoutMs: config.redis.connectTimeoutMs }, 'gateway-cache')
+  : redis;
 void runService({
   name: 'gateway',
-  module: GatewayModule.forRoot(config, redis),
+  module: GatewayModule.forRoot(config, redis, cacheRedis),
   config: config.service,
   configure: setupOpenApi,
   // The contract gives /infer routes the batch limit (an infer request may carry a batch), here as at the model apps.
