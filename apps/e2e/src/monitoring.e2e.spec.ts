@@ -1,9 +1,11 @@
+import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import * as YAML from 'yaml';
 import { http } from './support/http';
+import { schemaProblems, type K8sObject } from './support/k8s';
 import { ROOT, startApp, type AppName, type RunningApp } from './support/processes';
 
 /**
@@ -270,5 +272,19 @@ describe('monitoring: the dashboard and the rules read only what the apps export
       expect(exposition.names.has(name)).toBe(true);
     // Labelled families the spec did not exercise are still listed by their # TYPE.
     for (const name of FAILURE_ONLY) expect({ name, exported: exposition.names.has(name) }).toEqual({ name, exported: true });
+  });
+});
+
+describe('k8s/monitoring', () => {
+  it('renders (kubectl kustomize) into the PodMonitor, the PrometheusRule and the labelled dashboard ConfigMap, valid against their schemas', () => {
+    const text = execFileSync(process.env['KUBECTL'] ?? 'kubectl', ['kustomize', join(ROOT, 'k8s', 'monitoring')], { encoding: 'utf8' });
+    const objects = YAML.parseAllDocuments(text)
+      .map((d) => d.toJSON() as K8sObject | null)
+      .filter((o): o is K8sObject => o !== null);
+    expect(objects.map((o) => `${o.kind}/${o.metadata.name}`).sort()).toEqual(['ConfigMap/ml-services-dashboard', 'PodMonitor/ml-services', 'PrometheusRule/ml-services']);
+    expect(schemaProblems(objects)).toEqual([]);
+    const dashboard = objects.find((o) => o.kind === 'ConfigMap');
+    expect(dashboard?.metadata.labels?.['grafana_dashboard']).toBe('1');
+    expect(dashboard?.data?.['ml-services.json']).toBe(readFileSync(join(ROOT, 'monitoring/grafana/dashboards/ml-services.json'), 'utf8'));
   });
 });
