@@ -4,18 +4,20 @@
 // coloured text; piped, they stay JSON (one record per line, `service` naming the app). An app
 // that dies is announced and restarted with backoff while the others keep serving, so the
 // gateway's resilience can be tried by killing one. Ctrl-C (or SIGTERM) stops all three, each
-// draining its in-flight requests first.
+// draining its in-flight requests first. With --replicas N the intent classifier runs as N
+// processes and the gateway balances over them (kill one to watch it ejected and re-admitted).
 //
-//   npm start [-- --no-build] [--port-base 3000] [--pretty | --json]
+//   npm start [-- --no-build] [--port-base 3000] [--replicas 1] [--pretty | --json]
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { formatLine, formatRecord, paint } from './log-format.mjs';
 
-const USAGE = `usage: npm start -- [--no-build] [--port-base <port>] [--pretty | --json]
+const USAGE = `usage: npm start -- [--no-build] [--port-base <port>] [--replicas <n>] [--pretty | --json]
   --no-build          run what dist/ holds
   --port-base <port>  gateway on <port>, intent-classifier on +1, anomaly-detector on +2 (3000)
+  --replicas <n>      intent-classifier processes, the 2nd on <port>+3, the 3rd on +4, ... (1, at most 8)
   --pretty / --json   force coloured text / JSON lines (default: text on a terminal, JSON otherwise)`;
 
 let args;
@@ -24,6 +26,7 @@ try {
     options: {
       'no-build': { type: 'boolean', default: false },
       'port-base': { type: 'string', default: '3000' },
+      replicas: { type: 'string', default: '1' },
       pretty: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
@@ -43,23 +46,32 @@ if (!Number.isInteger(base) || base < 1 || base > 65533) {
   process.exit(2);
 }
 
+const replicas = Number(args.replicas);
+if (!Number.isInteger(replicas) || replicas < 1 || replicas > 8 || base + replicas + 1 > 65535) {
+  console.error(`--replicas must be a whole number from 1 to 8 (got ${args.replicas})\n${USAGE}`);
+  process.exit(2);
+}
+
 const pretty = args.json ? false : args.pretty || Boolean(process.stdout.isTTY);
 const color = pretty && !process.env.NO_COLOR;
 
 // Node flags per app, as its deployments set them (k8s/, docker/compose.yaml) and the benchmark
 // measures them: the intent classifier caps V8's young generation (8 MB semi-spaces instead of 16),
 // which keeps it under 200 MB RSS after load (tools/bench, README "Performance").
+// `name` tells processes apart (intent-classifier-2 is a second replica), `app` is what runs.
+const intent = { app: 'intent-classifier', color: 36, nodeOptions: '--max-semi-space-size=8' };
 const APPS = [
-  { name: 'intent-classifier', color: 36, port: base + 1, nodeOptions: '--max-semi-space-size=8' },
-  { name: 'anomaly-detector', color: 35, port: base + 2 },
-  { name: 'gateway', color: 32, port: base },
+  { ...intent, name: 'intent-classifier', port: base + 1 },
+  { app: 'anomaly-detector', name: 'anomaly-detector', color: 35, port: base + 2 },
+  ...Array.from({ length: replicas - 1 }, (_, i) => ({ ...intent, name: `intent-classifier-${i + 2}`, port: base + 3 + i })),
+  { app: 'gateway', name: 'gateway', color: 32, port: base },
 ];
-const urlOf = (name) => `http://127.0.0.1:${APPS.find((a) => a.name === name).port}`;
-// The gateway finds the model apps on the ports chosen here unless told otherwise.
+const urlsOf = (app) => APPS.filter((a) => a.app === app).map((a) => `http://127.0.0.1:${a.port}`).join(',');
+// The gateway finds the model apps on the ports chosen here (every intent replica) unless told otherwise.
 const APP_ENV = {
   gateway: {
-    INTENT_CLASSIFIER_URL: process.env.INTENT_CLASSIFIER_URL || urlOf('intent-classifier'),
-    ANOMALY_DETECTOR_URL: process.env.ANOMALY_DETECTOR_URL || urlOf('anomaly-detector'),
+    INTENT_CLASSIFIER_URL: process.env.INTENT_CLASSIFIER_URL || urlsOf('intent-classifier'),
+    ANOMALY_DETECTOR_URL: process.env.ANOMALY_DETECTOR_URL || urlsOf('anomaly-detector'),
   },
 };
 /** Restart delays after a crash: doubling from 1 s to 30 s; back to 1 s once an app has run 30 s. */
@@ -88,14 +100,14 @@ function say(level, msg, fields = {}, loud = false) {
 }
 
 if (!args['no-build']) {
-  const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', APPS.map((a) => a.name).join(','), '--output-style=static'], {
+  const build = spawnSync('npx', ['nx', 'run-many', '-t', 'build', '-p', [...new Set(APPS.map((a) => a.app))].join(','), '--output-style=static'], {
     stdio: 'inherit',
     env: { ...process.env, NX_DAEMON: 'false' },
   });
   if (build.status !== 0) process.exit(build.status ?? 1);
 }
-for (const { name } of APPS) {
-  const main = join(root, 'dist', 'apps', name, 'main.js');
+for (const { app } of APPS) {
+  const main = join(root, 'dist', 'apps', app, 'main.js');
   if (!existsSync(main)) {
     console.error(`${main} is missing; run without --no-build`);
     process.exit(1);
@@ -120,9 +132,9 @@ function withService(line, name) {
 
 function launch(app) {
   const { name, port, nodeOptions } = app;
-  const env = { ...process.env, PORT: String(port), ...(APP_ENV[name] ?? {}) };
+  const env = { ...process.env, PORT: String(port), ...(APP_ENV[app.app] ?? {}) };
   if (nodeOptions) env.NODE_OPTIONS = [process.env.NODE_OPTIONS, nodeOptions].filter(Boolean).join(' ');
-  const child = spawn(process.execPath, [join(root, 'dist', 'apps', name, 'main.js')], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  const child = spawn(process.execPath, [join(root, 'dist', 'apps', app.app, 'main.js')], { stdio: ['ignore', 'pipe', 'pipe'], env });
   const state = running.get(name) ?? { crashes: 0 };
   Object.assign(state, { child, startedAt: Date.now(), timer: undefined });
   running.set(name, state);

@@ -9,7 +9,8 @@ import type { GatewayConfig } from './gateway.config';
 /** Composition root of the gateway: the one front door clients talk to. */
 @Module({})
 export class GatewayModule {
-  static forRoot(config: GatewayConfig, redis?: RedisClient): DynamicModule {
+  /** `redis` holds rate-limit counters; `cacheRedis` the prediction cache (the same client unless CACHE_REDIS_URL). */
+  static forRoot(config: GatewayConfig, redis?: RedisClient, cacheRedis: RedisClient | undefined = redis): DynamicModule {
     return {
       module: GatewayModule,
       imports: [
@@ -21,7 +22,7 @@ export class GatewayModule {
         GatewayApiModule.forRoot({
           settings: config.gateway,
           options: { requestTimeoutMs: config.service.requestTimeoutMs, transactionRules: config.transactionRules },
-          redis,
+          redis: cacheRedis,
         }),
       ],
     };

@@ -23,7 +23,7 @@
  * baseline app's throughput in every shape.
  */
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { cpus, loadavg } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { featureSetOf, precompute, type FeatureSet, type PrecomputedTraffic } from './lib/anomaly-features';
@@ -42,11 +42,13 @@ import {
   startAnomalyFairServer,
   type AnomalyCounters,
 } from './lib/anomaly-targets';
-import { checkAnswers, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
+import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren, rssMb } from './lib/processes';
+import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
-import { runLoad, startApp, WORKSPACE_ROOT, type LoadResult, type RunningServer } from './lib/targets';
+import { runLoad, startDeployedApp, WORKSPACE_ROOT, type EnvChange, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
+import { describeOverrides } from './lib/deployed';
 import { TransactionStream } from './lib/transactions';
 
 const MODEL = 'anomaly-detector';
@@ -85,6 +87,15 @@ const USAGE = `usage: anomaly.bench.ts [options]
   --baseline-version <v>   also run every app scenario (memory-*, redis-*) on the app serving
                            version v, interleaved with the model under test in each round, and
                            compare: model tx/s over baseline tx/s (target >= ${BASELINE_TARGET})
+  --log-level <level>      LOG_LEVEL of the app (info, as deployed); the app otherwise runs with its
+                           k8s/ env (NODE_ENV=production, ...), its logs appended to a file under --log-dir
+  --log-dir <dir>          where the app's log files go (<tmp>/ml-bench-logs/<run>)
+${CPU_USAGE}
+  --sweep                  load curves instead: the app (history in memory) and the fair baseline,
+                           single transactions at every --levels concurrency, a page with charts in --out
+  --levels <list>          sweep concurrencies (${SWEEP_LEVELS.join(',')})
+  --point-duration <s>     measured seconds per sweep point (3)
+  --point-warmup <s>       warm-up seconds per sweep point (1)
   --strict                 exit with code 2 when a scenario misses its target
   --out <dir>              where the JSON results go (tools/bench/results)
   --report <file.json>     print the tables of an earlier run's results file, run nothing`;
@@ -104,6 +115,12 @@ const { values: args } = parseArgs({
     'model-dir': { type: 'string', default: 'models' },
     'model-version': { type: 'string' },
     'baseline-version': { type: 'string' },
+    'log-level': { type: 'string', default: 'info' },
+    'log-dir': { type: 'string' },
+    sweep: { type: 'boolean', default: false },
+    levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
+    'point-duration': { type: 'string', default: '3' },
+    'point-warmup': { type: 'string', default: '1' },
     strict: { type: 'boolean', default: false },
     out: { type: 'string', default: 'tools/bench/results' },
     report: { type: 'string' },
@@ -131,6 +148,7 @@ if (userOrder !== 'weighted' && userOrder !== 'round-robin') {
 }
 
 const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
+const pinning = applyCpuOptions(USAGE, args);
 
 const opts = {
   durationSec: positive('duration', args.duration),
@@ -150,6 +168,12 @@ const opts = {
   modelVersion: args['model-version'],
   baselineVersion: args['baseline-version'],
   strict: args.strict === true,
+  logLevel: args['log-level'] ?? 'info',
+  sweep: args.sweep === true,
+  levels: (args.levels ?? '').split(',').map((c) => Math.round(positive('levels', c.trim()))),
+  pointDurationSec: positive('point-duration', args['point-duration']),
+  pointWarmupSec: positive('point-warmup', args['point-warmup'], true),
+  logDir: resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `anomaly-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
   out: resolve(WORKSPACE_ROOT, args.out ?? ''),
 };
 if (opts.batchSize > 256) {
@@ -269,16 +293,28 @@ async function measure(
     if (kind === 'bare') server = await startAnomalyBareServer(model.path);
     else if (kind === 'fair') server = await startAnomalyFairServer(model.path);
     else {
-      server = await startApp(MODEL, {
-        MODEL_DIR: opts.modelDir,
-        MODEL_VERSION_ANOMALY_DETECTOR: model.version,
-        INFERENCE_WORKERS: String(opts.workers),
+      const changes: Record<string, EnvChange> = {
+        MODEL_VERSION_ANOMALY_DETECTOR: { value: model.version, why: 'pinned to the model under test' },
+        INFERENCE_WORKERS: { value: String(opts.workers), why: '--workers' },
         // Enough room that no customer of the traffic is ever evicted from memory.
-        ANOMALY_PROFILE_MAX: String(Math.max(100_000, opts.users)),
+        ANOMALY_PROFILE_MAX: { value: String(Math.max(100_000, opts.users)), why: 'every customer of the traffic fits in memory' },
+      };
+      if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
+      if (redis) {
+        changes['ANOMALY_PROFILE_KEY_PREFIX'] = { value: prefix, why: 'keys of this run, deleted afterwards' };
         // A TTL of a day instead of 90 (it costs the app nothing): should the benchmark be killed
         // before it deletes its keys, they go by themselves.
-        ...(redis ? { REDIS_URL: opts.redisUrl, ANOMALY_PROFILE_KEY_PREFIX: prefix, ANOMALY_PROFILE_TTL_DAYS: '1' } : {}),
+        changes['ANOMALY_PROFILE_TTL_DAYS'] = { value: '1', why: 'keys left by a killed run expire' };
+      }
+      mkdirSync(opts.logDir, { recursive: true });
+      const app = await startDeployedApp(MODEL, {
+        logFile: join(opts.logDir, `${scenario}-${role}@${model.version}-r${round}.log`),
+        logLevel: opts.logLevel,
+        redisUrl: redis ? opts.redisUrl : undefined,
+        changes,
       });
+      overridesByTarget[`${kind} ${role}`] = app.overrides;
+      server = app;
     }
     const url = server.url;
     const proc: NonNullable<Measurement['process']> = { startToReadyMs: server.startToReadyMs, rssAtReadyMb: rssMb(server.pid) };
@@ -511,14 +547,19 @@ interface SavedResult {
   benchmark: 'anomaly';
   startedAt: string;
   finishedAt: string;
-  machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number };
+  machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number; pinning?: string };
   model: ModelInfo;
   /** With --baseline-version: the model the app scenarios were also run with. */
   baseline?: ModelInfo;
   traffic: { users: number; userOrder: string; seed: number; pool: number; poolCustomers: number; poolWithoutHistory: number; poolMeanHistory: number; firstEventTime: string };
   options: Record<string, unknown> & { durationSec: number; warmupSec: number; rounds: number; connections: number; batchConnections: number; batchSize: number };
   measurements: Measurement[];
+  /** Per app configuration: how its env differs from its k8s/ Deployment's (absent in runs before the deployed default). */
+  overrides?: Record<string, EnvOverride[]>;
 }
+
+/** Per app configuration (`memory model`, `redis baseline`, ...): its env overrides, for the report. */
+const overridesByTarget: Record<string, EnvOverride[]> = {};
 
 const LABEL: Record<ScenarioId, string> = {
   'bare-single': 'bare server',
@@ -583,6 +624,11 @@ function buildReport(result: SavedResult): Report {
     `ratio = transactions/s over those of the scenario in 'against' (same shape, same run); the fair baseline does the app's work (validation, features from in-memory history, ONNX, contributions, reasons, fold) on node:http;`,
     `server/redis/other cores = CPU of the target, of redis-server, of everything else but the load generator (noise);`,
     `ready ms = spawn to first 200 on /health/ready; RSS MB = the target process after the load`,
+    ...(m.pinning ? [`CPU: ${m.pinning}`] : []),
+    result.overrides
+      ? `the app runs as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, LOG_LEVEL=${String(o['logLevel'] ?? 'info')}, logs to a file) except:`
+      : `the app ran with LOG_LEVEL=warn, logs piped to the benchmark (a run before the deployed default)`,
+    ...Object.entries(result.overrides ?? {}).flatMap(([id, os]) => describeOverrides(`${id}:`, os)),
     '',
     renderTable(summary, columns),
   ];
@@ -679,6 +725,65 @@ function modelInfo(model: ModelRef): ModelInfo {
   };
 }
 
+/**
+ * `--sweep`: load curves of the app (history in memory, as deployed) and the fair baseline, single
+ * transactions, interleaved point by point. Both run throughout and each keeps one transaction
+ * cursor, so every transaction is sent once, in time order, and histories build up as they would.
+ */
+async function sweep(model: ModelRef, stream: TransactionStream, pool: PrecomputedTraffic, runId: string): Promise<void> {
+  const startedAt = new Date();
+  const load1 = loadavg()[0];
+  const path = '/predict/anomaly';
+  mkdirSync(opts.logDir, { recursive: true });
+  const app = await startDeployedApp(MODEL, {
+    logFile: join(opts.logDir, `sweep-${runId}.log`),
+    logLevel: opts.logLevel,
+    changes: {
+      MODEL_VERSION_ANOMALY_DETECTOR: { value: model.version, why: 'pinned to the model under test' },
+      INFERENCE_WORKERS: { value: String(opts.workers), why: '--workers' },
+      ANOMALY_PROFILE_MAX: { value: String(Math.max(100_000, opts.users)), why: 'every customer of the traffic fits in memory' },
+      ...(opts.modelDir !== join(WORKSPACE_ROOT, 'models') ? { MODEL_DIR: { value: opts.modelDir, why: '--model-dir' } } : {}),
+    },
+  });
+  let fair: RunningServer | undefined;
+  try {
+    fair = await startAnomalyFairServer(model.path);
+    const targets = [
+      { name: `app, history in memory (log=${opts.logLevel})`, url: app.url, baseline: false, body: bodies('memory', 'single', stream, pool).body },
+      { name: 'fair baseline', url: fair.url, baseline: true, body: bodies('fair', 'single', stream, pool).body },
+    ];
+    for (const t of targets) await checkAnswers(t.url, path, t.body(), 'transaction_id');
+    const series = await runSweep(
+      targets.map((t) => ({
+        name: t.name,
+        baseline: t.baseline,
+        load: (connections: number) => runLoad(t.url, { connections, durationSec: opts.pointDurationSec, warmupSec: opts.pointWarmupSec, path, body: t.body }),
+      })),
+      opts.levels,
+    );
+    const page = writeSweepReport(opts.out, {
+      stem: `anomaly-sweep-${startedAt.toISOString().replace(/[:.]/g, '-')}`,
+      title: `Anomaly detector ${model.version}`,
+      notes: [
+        `\`npm run bench:anomaly -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
+          `1-minute load average ${load1.toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
+        ...(pinning ? [`CPU: ${pinning}.`] : []),
+        `Closed loop, autocannon, \`POST ${path}\`, one transaction per request; ${fmt(opts.users)} customers, every transaction sent once, in time order, ` +
+          `each target with its own cursor over the same stream; ${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the targets one at a time, their order alternating from one point to the next.`,
+        `The app (\`dist/apps/anomaly-detector/main.js\`) runs throughout as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${opts.logLevel}, the ConfigMap and Deployment env, access log to a file) except: ` +
+          app.overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +
+          `. The baseline, \`anomaly-fair-server.ts\`, does the app's work (contract validation, features from in-memory history, one ONNX session with micro-batching, contributions and worded reasons, the fold) on node:http with the same libraries.`,
+      ],
+      series,
+      meta: { benchmark: 'anomaly-sweep', startedAt: startedAt.toISOString(), model: { version: model.version }, options: { ...opts }, overrides: app.overrides },
+    });
+    console.log(`\nsweep page: ${relative(WORKSPACE_ROOT, page)}`);
+  } finally {
+    await fair?.stop();
+    await app.stop();
+  }
+}
+
 async function main(): Promise<number> {
   if (args.help) {
     console.log(USAGE);
@@ -706,6 +811,10 @@ async function main(): Promise<number> {
 
   const startedAt = new Date();
   const runId = startedAt.toISOString().replace(/[-:.TZ]/g, '').slice(0, 17);
+  if (opts.sweep) {
+    await sweep(model, stream, pool, runId);
+    return 0;
+  }
   const load1 = loadavg()[0];
   if (load1 > 0.5) log(`warning: 1-minute load average is ${load1.toFixed(2)} before the run; results may be noisy`);
   const measurements: Measurement[] = [];
@@ -727,7 +836,7 @@ async function main(): Promise<number> {
     benchmark: 'anomaly',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1 },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1, pinning },
     model: modelInfo(model),
     ...(baseline ? { baseline: modelInfo(baseline) } : {}),
     traffic: {
@@ -742,6 +851,7 @@ async function main(): Promise<number> {
     },
     options: { ...opts, modelDir: relative(WORKSPACE_ROOT, opts.modelDir) || '.', out: relative(WORKSPACE_ROOT, opts.out) },
     measurements,
+    overrides: overridesByTarget,
   };
   const report = buildReport(result);
   console.log(report.text);

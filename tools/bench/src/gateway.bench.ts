@@ -22,13 +22,22 @@ import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/q
 import { fmt, median, ratio, renderTable } from './lib/report';
 import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
 import { runLoad, startBareServer, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
-import { log, LOAD_OPTIONS } from './lib/cli';
+import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS } from './lib/cli';
+import { freePort, pinServers, serverCpuList } from './lib/processes';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
 const USAGE = `usage: gateway.bench.ts [options]
   --duration <s> --warmup <s> --rounds <n> --connections <n>   (10, 3, 1, 32)
   --hit-pool <n>          distinct queries of the cache-hit scenario (200)
   --log-level <list>      LOG_LEVEL of both apps, one configuration per level, e.g. info,warn (info, as deployed)
   --log-dir <dir>         where the apps' log files go (<tmp>/ml-bench-logs/<run>)
+  --stores <list>         memory,redis: the stores both apps use, one configuration per store and
+                          log level (memory, as embedded; redis = REDIS_URL for both apps)
+  --redis-url <url>       Redis of the redis configurations; default: a redis-server of its own on a
+                          free port (emptied before every configuration, so misses stay misses)
+${CPU_USAGE}
+  --app-cpus <list>       pin the intent classifier to <list> instead of --server-cpus (the gateway
+                          and the baseline keep --server-cpus)
   --sweep                 load curves: bare, gateway misses and hits at every --levels concurrency
   --levels <list>         (${SWEEP_LEVELS.join(',')})
   --point-duration <s>    measured seconds per sweep point (3)
@@ -43,6 +52,9 @@ const { values: args } = parseArgs({
     out: { type: 'string', default: 'tools/bench/results' },
     'log-level': { type: 'string', default: 'info' },
     'log-dir': { type: 'string' },
+    stores: { type: 'string', default: 'memory' },
+    'redis-url': { type: 'string' },
+    'app-cpus': { type: 'string' },
     sweep: { type: 'boolean', default: false },
     levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
     'point-duration': { type: 'string', default: '3' },
@@ -55,6 +67,16 @@ const warmupSec = Number(args.warmup);
 const rounds = Number(args.rounds);
 const connections = Number(args.connections);
 const logLevels = (args['log-level'] ?? 'info').split(',').map((l) => l.trim()).filter(Boolean);
+const stores = (args.stores ?? 'memory').split(',').map((l) => l.trim()).filter(Boolean);
+for (const store of stores) {
+  if (store !== 'memory' && store !== 'redis') {
+    console.error(`--stores: memory or redis, not ${store}\n${USAGE}`);
+    process.exit(2);
+  }
+}
+/** One stack configuration per log level and store: `info`, `warn`, `info+redis`, ... */
+const stackConfigs = logLevels.flatMap((level) => stores.map((store) => (store === 'memory' ? level : `${level}+redis`)));
+const pinning = [applyCpuOptions(USAGE, args), args['app-cpus'] !== undefined ? `intent classifier pinned to CPU ${args['app-cpus']}` : undefined].filter(Boolean).join(', ') || undefined;
 const runStamp = new Date().toISOString().replace(/[:.]/g, '-');
 const logDir = resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `gateway-${runStamp}`));
 const corpus = () => readCorpus(resolve(WORKSPACE_ROOT, args.corpus ?? ''));
@@ -83,13 +105,20 @@ interface Stack {
 const overridesByApp: Record<string, EnvOverride[]> = {};
 
 /** The intent classifier and the gateway in front of it, each its own process, as deployed. */
-async function startStack(level: string, round: number | string): Promise<Stack> {
+async function startStack(config: string, round: number | string): Promise<Stack> {
   mkdirSync(logDir, { recursive: true });
-  const app = await startDeployedApp('intent-classifier', { logFile: join(logDir, `intent-classifier-log=${level}-r${round}.log`), logLevel: level });
+  const [level, store] = config.split('+');
+  const redisUrl = store === 'redis' ? await benchRedis() : undefined;
+  const gatewayCpus = serverCpuList();
+  if (args['app-cpus'] !== undefined) pinServers(args['app-cpus']);
+  const app = await startDeployedApp('intent-classifier', { logFile: join(logDir, `intent-classifier-log=${config}-r${round}.log`), logLevel: level, redisUrl }).finally(() =>
+    pinServers(gatewayCpus),
+  );
   try {
     const gateway = await startDeployedApp('gateway', {
-      logFile: join(logDir, `gateway-log=${level}-r${round}.log`),
+      logFile: join(logDir, `gateway-log=${config}-r${round}.log`),
       logLevel: level,
+      redisUrl,
       changes: {
         INTENT_CLASSIFIER_URL: { value: app.url, why: 'the local intent-classifier process' },
         ANOMALY_DETECTOR_URL: { value: 'http://127.0.0.1:9', why: 'not run here: a closed local port instead of an unresolvable name' },
@@ -97,8 +126,8 @@ async function startStack(level: string, round: number | string): Promise<Stack>
         RATE_LIMIT_REQUESTS: { value: '100000000', why: 'raised: one key sends all the load' },
       },
     });
-    overridesByApp[`intent-classifier log=${level}`] = app.overrides;
-    overridesByApp[`gateway log=${level}`] = gateway.overrides;
+    overridesByApp[`intent-classifier log=${config}`] = app.overrides;
+    overridesByApp[`gateway log=${config}`] = gateway.overrides;
     return {
       app,
       gateway,
@@ -111,6 +140,32 @@ async function startStack(level: string, round: number | string): Promise<Stack>
     await app.stop();
     throw e;
   }
+}
+
+let ownRedis: { url: string; port: number; child: ChildProcess } | undefined;
+
+/**
+ * The Redis of the redis configurations, emptied: `--redis-url` as given (not emptied: keys of
+ * earlier configurations can turn misses into hits), else a redis-server of the benchmark's own.
+ */
+async function benchRedis(): Promise<string> {
+  if (args['redis-url']) return args['redis-url'];
+  if (!ownRedis) {
+    const port = await freePort();
+    const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+    process.once('exit', () => child.kill('SIGKILL'));
+    ownRedis = { url: `redis://127.0.0.1:${port}`, port, child };
+    for (let i = 0; i < 100; i++) {
+      try {
+        execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: 'ignore' });
+        break;
+      } catch {
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    }
+  }
+  execFileSync('redis-cli', ['-p', String(ownRedis.port), 'flushall'], { stdio: 'ignore' });
+  return ownRedis.url;
 }
 
 interface StackRound {
@@ -237,7 +292,7 @@ async function main() {
   const load1 = loadavg()[0];
   const results: Round[] = [];
   // Configurations in order, every other round reversed: bare, pair@info, pair@warn / pair@warn, pair@info, bare.
-  const configs = ['bare', ...logLevels];
+  const configs = ['bare', ...stackConfigs];
   for (let r = 1; r <= rounds; r++) {
     const round: Round = { round: r, bare: undefined as unknown as LoadResult, stacks: [] };
     for (const config of r % 2 === 1 ? configs : [...configs].reverse()) {
@@ -252,7 +307,7 @@ async function main() {
   const s = (x: Round, level: string) => x.stacks.find((st) => st.level === level);
   const failed = (r: LoadResult) => r.non2xx + r.errors + r.timeouts;
   const rows = [{ target: 'bare micro-batching server (baseline)', rps: bare, p50: m((x) => x.bare.latencyMs.p50), p99: m((x) => x.bare.latencyMs.p99), failed: results.reduce((a, x) => a + failed(x.bare), 0) }];
-  for (const level of logLevels) {
+  for (const level of stackConfigs) {
     const row = (target: string, f: (st: StackRound) => LoadResult) => ({
       target: `${target} (log=${level})`,
       rps: m((x) => (s(x, level) ? f(s(x, level) as StackRound).reqPerSec : undefined)),
@@ -263,19 +318,26 @@ async function main() {
     rows.push(row('gateway -> app, cache misses', (st) => st.miss), row('gateway, cache hits', (st) => st.hit), row('app alone, c=1', (st) => st.appC1), row('gateway -> app, c=1', (st) => st.gatewayC1));
   }
   const added = Object.fromEntries(
-    logLevels.map((level) => [level, m((x) => (s(x, level) ? (s(x, level) as StackRound).gatewayC1.latencyMs.p50 - (s(x, level) as StackRound).appC1.latencyMs.p50 : undefined))]),
+    stackConfigs.map((level) => [level, m((x) => (s(x, level) ? (s(x, level) as StackRound).gatewayC1.latencyMs.p50 - (s(x, level) as StackRound).appC1.latencyMs.p50 : undefined))]),
   );
-  const levelRatios = logLevels.length > 1 && logLevels.includes('info') && logLevels.includes('warn')
-    ? (['miss', 'hit'] as const).map((k) => ({
-        name: `cache ${k === 'miss' ? 'misses' : 'hits'}: info / warn (req/s)`,
-        value: ratio(
-          m((x) => s(x, 'info')?.[k].reqPerSec),
-          m((x) => s(x, 'warn')?.[k].reqPerSec),
-        ),
-      }))
-    : [];
+  const pairRatio = (a: string, b: string, what: string) =>
+    stackConfigs.includes(a) && stackConfigs.includes(b)
+      ? (['miss', 'hit'] as const).map((k) => ({
+          name: `cache ${k === 'miss' ? 'misses' : 'hits'}: ${a} / ${b} (req/s)`,
+          what,
+          value: ratio(
+            m((x) => s(x, a)?.[k].reqPerSec),
+            m((x) => s(x, b)?.[k].reqPerSec),
+          ),
+        }))
+      : [];
+  const levelRatios = [
+    ...pairRatio('info', 'warn', 'what the access log at info costs; 1 = nothing'),
+    ...pairRatio('info+redis', 'info', 'Redis stores against in-memory ones'),
+  ];
   const lines = [
     `\ngateway benchmark: c=${connections}, ${durationSec}s per scenario after ${warmupSec}s warm-up, ${rounds} round(s), medians, ${cpus().length} cores, load ${load1.toFixed(2)} at the start`,
+    ...(pinning ? [`CPU: ${pinning}`] : []),
     `apps as deployed (k8s/: NODE_ENV=production, ConfigMap, Secret and Deployment env, logs to files under ${logDir}) except:`,
     ...overridesText(),
     '',
@@ -287,8 +349,8 @@ async function main() {
       { header: 'p99 ms', value: (r) => fmt(r.p99, 3), align: 'right' },
       { header: 'failed (all rounds)', value: (r) => String(r.failed), align: 'right' },
     ]),
-    ...logLevels.map((level) => `latency the gateway adds at c=1 (p50, log=${level}): ${fmt(added[level], 3)} ms`),
-    ...levelRatios.map((r) => `${r.name}: ${fmt(r.value, 2)} (what the access log at info costs; 1 = nothing)`),
+    ...stackConfigs.map((level) => `latency the gateway adds at c=1 (p50, log=${level}): ${fmt(added[level], 3)} ms`),
+    ...levelRatios.map((r) => `${r.name}: ${fmt(r.value, 2)} (${r.what})`),
   ];
   console.log(lines.join('\n'));
   const errors = results.flatMap((x) => x.stacks.flatMap((st) => [st.miss, st.hit, st.gatewayC1])).reduce((a, r) => a + r.non2xx + r.errors, 0);
@@ -297,7 +359,7 @@ async function main() {
   const file = resolve(WORKSPACE_ROOT, args.out ?? '', `gateway-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
   writeFileSync(
     file,
-    `${JSON.stringify({ args, deployed: true, overrides: overridesByApp, rows, addedLatencyMsP50: added, logLevelRatios: levelRatios, loadAverageBefore: load1, rounds: results }, null, 2)}\n`,
+    `${JSON.stringify({ args, deployed: true, pinning, overrides: overridesByApp, rows, addedLatencyMsP50: added, logLevelRatios: levelRatios, loadAverageBefore: load1, rounds: results }, null, 2)}\n`,
   );
   console.log(`results: ${relative(WORKSPACE_ROOT, file)}`);
 }
@@ -307,4 +369,7 @@ main()
     console.error(e);
     process.exitCode = 1;
   })
-  .finally(() => killAllChildren());
+  .finally(() => {
+    killAllChildren();
+    ownRedis?.child.kill('SIGKILL');
+  });

@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { checkAnswers, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
+import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
@@ -49,6 +49,7 @@ const USAGE = `usage: intent.bench.ts [options]
                            deployed); the app otherwise runs with its k8s/ env (NODE_ENV=production,
                            ...), its logs appended to a file under --log-dir
   --log-dir <dir>          where the apps' log files go (<tmp>/ml-bench-logs/<run>)
+${CPU_USAGE}
   --sweep                  load curves instead: bare-batched and the app (first --workers and
                            --log-level) at every --levels concurrency, a page with charts in --out
   --levels <list>          sweep concurrencies (${SWEEP_LEVELS.join(',')})
@@ -103,6 +104,7 @@ const { values: args } = parseArgs({
 
 
 const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
+const pinning = applyCpuOptions(USAGE, args);
 
 const opts = {
   durationSec: positive('duration', args.duration),
@@ -430,7 +432,7 @@ interface SavedResult {
   benchmark: 'intent';
   startedAt: string;
   finishedAt: string;
-  machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number };
+  machine: { cpus: number; cpuModel?: string; node: string; platform: string; loadAverageBefore: number; pinning?: string };
   model: { name: string; version: string; path: string; sha256: unknown };
   options: { durationSec: number; warmupSec: number; rounds: number; connections: number; tailConnections: number; batchSize: number } & Record<string, unknown>;
   measurements: Measurement[];
@@ -479,6 +481,7 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
     '',
     `Intent classifier benchmark: model ${result.model.name}@${result.model.version}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
     `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; every request a distinct query`,
+    ...(m.pinning ? [`CPU: ${m.pinning}`] : []),
     `server cores / other cores: CPU used by the target process / by everything else but the load generator (noise)`,
     result.overrides
       ? `apps as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, logs to a file) except:`
@@ -584,6 +587,7 @@ async function sweep(model: { version: string; path: string }, generator: QueryG
       notes: [
         `\`npm run bench -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
           `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
+        ...(pinning ? [`CPU: ${pinning}.`] : []),
         `Closed loop (each connection sends its next request when the answer arrives), autocannon, every request a distinct query; ` +
           `${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the two targets measured one at a time, ` +
           `their order alternating from one point to the next. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
@@ -650,7 +654,7 @@ async function main() {
     benchmark: 'intent',
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
-    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1 },
+    machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, node: process.version, platform: process.platform, loadAverageBefore: load1, pinning },
     model: { name: MODEL, version: model.version, path: relative(WORKSPACE_ROOT, model.path), sha256: model.manifest['sha256'] },
     options: {
       ...opts,

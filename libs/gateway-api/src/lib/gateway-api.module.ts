@@ -28,12 +28,17 @@ function makeUpstreams(settings: GatewaySettings, registry: Registry, requestTim
   const retries = new Counter({ name: 'ml_upstream_retries_total', help: 'Upstream calls retried', labelNames: ['upstream'], registers: [registry] });
   const rejected = new Counter({ name: 'ml_upstream_rejected_total', help: 'Calls refused at once by an open breaker', labelNames: ['upstream'], registers: [registry] });
   const failures = new Counter({ name: 'ml_upstream_failures_total', help: 'Failed upstream calls by kind', labelNames: ['upstream', 'kind'], registers: [registry] });
+  const endpoints = endpointMetrics(registry);
   const out = {} as Record<ModelName, UpstreamClient>;
   for (const name of MODEL_NAMES) {
     const u = new UpstreamClient(name, settings.upstreams[name], {
       breaker: settings.breaker,
       retry: settings.retry,
       connections: settings.upstreamConnections,
+      endpoints: settings.endpoints,
+      // Classifying text changes nothing at the classifier; scoring a transaction updates its
+      // customer's history, so a request that may have arrived is never sent twice.
+      retrySentRequests: name === 'intent-classifier',
       // A call that timed out with half the default deadline or the slow-call time behind it (whichever
       // is less) counts against the upstream; one cut short by a client's own tight deadline does not.
       timeoutCountsFromMs: Math.min(settings.breaker.slowCallMs, requestTimeoutMs / 2),
@@ -46,9 +51,45 @@ function makeUpstreams(settings: GatewaySettings, registry: Registry, requestTim
       failures.inc({ upstream: name, kind: e.slow ? 'slow' : code === 'DEADLINE_EXCEEDED' ? 'timeout' : 'error' });
     });
     u.retry.onRetry(() => retries.inc({ upstream: name }));
+    endpoints.observe(u);
     out[name] = u;
   }
   return out;
+}
+
+const ATTEMPT_OUTCOMES = ['success', 'failure', 'neutral'] as const;
+const EJECT_REASONS = ['failures', 'not_ready'] as const;
+
+/** Per-endpoint series; those of an endpoint DNS no longer returns are removed with it. */
+function endpointMetrics(registry: Registry) {
+  const labelNames = ['upstream', 'endpoint'] as const;
+  const up = new Gauge({ name: 'ml_upstream_endpoint_up', help: 'Upstream endpoint in rotation (1) or ejected (0)', labelNames, registers: [registry] });
+  const requests = new Counter({
+    name: 'ml_upstream_endpoint_requests_total',
+    help: 'Attempts sent to an upstream endpoint, by outcome (neutral: neither, e.g. cut short by the client deadline)',
+    labelNames: [...labelNames, 'outcome'],
+    registers: [registry],
+  });
+  const ejections = new Counter({ name: 'ml_upstream_endpoint_ejections_total', help: 'Upstream endpoint ejections by reason', labelNames: [...labelNames, 'reason'], registers: [registry] });
+  return {
+    observe(u: UpstreamClient) {
+      const upstream = u.name;
+      for (const e of u.pool.endpoints()) up.set({ upstream, endpoint: e.url }, e.state === 'up' ? 1 : 0);
+      u.onAttempt((a) => requests.inc({ upstream, endpoint: a.endpoint, outcome: a.outcome }));
+      u.pool.on((e) => {
+        const endpoint = e.endpoint;
+        if (e.type === 'added' || e.type === 'readmitted') up.set({ upstream, endpoint }, 1);
+        else if (e.type === 'ejected') {
+          up.set({ upstream, endpoint }, 0);
+          ejections.inc({ upstream, endpoint, reason: e.reason });
+        } else {
+          up.remove({ upstream, endpoint });
+          for (const outcome of ATTEMPT_OUTCOMES) requests.remove({ upstream, endpoint, outcome });
+          for (const reason of EJECT_REASONS) ejections.remove({ upstream, endpoint, reason });
+        }
+      });
+    },
+  };
 }
 
 function makeCache(settings: GatewaySettings, registry: Registry, lifecycle: LifecycleService, redis?: RedisClient) {

@@ -1,5 +1,6 @@
 import { loadAdmissionSettings, type AdmissionSettings } from '@ml/admission';
-import { env, loadEnv, type Env } from '@ml/config';
+import { ConfigError, env, loadEnv, type Env } from '@ml/config';
+import { parseTargets, type Target } from '@ml/upstream-pool';
 
 export interface BreakerSettings {
   failureThreshold: number;
@@ -11,9 +12,27 @@ export interface BreakerSettings {
   halfOpenMaxProbes: number;
 }
 
+/** How the gateway spreads calls over the endpoints of one upstream, and when it stops using one. */
+export interface EndpointSettings {
+  /** How often names are looked up again, ms; 0: never (each connection resolves the name itself). */
+  dnsRefreshMs: number;
+  /** Consecutive failed attempts that eject an endpoint. */
+  ejectAfterFailures: number;
+  /** Consecutive failed readiness polls that eject an endpoint. */
+  ejectAfterFailedPolls: number;
+  /** Consecutive good readiness polls that re-admit it. */
+  readmitAfterPolls: number;
+}
+
 export interface GatewaySettings {
-  upstreams: { 'intent-classifier': string; 'anomaly-detector': string };
-  cache: { maxSize: number; ttlMs: number };
+  /** Each upstream's configured URLs (one or more; a name may resolve to several endpoints). */
+  upstreams: { 'intent-classifier': Target[]; 'anomaly-detector': Target[] };
+  endpoints: EndpointSettings;
+  /**
+   * `redisUrl` (CACHE_REDIS_URL): a Redis of the cache's own, so cache entries are evicted there
+   * (allkeys-lru) and never crowd out rate-limit counters; unset = the cache shares REDIS_URL's.
+   */
+  cache: { maxSize: number; ttlMs: number; redisUrl?: string };
   breaker: BreakerSettings;
   retry: { maxAttempts: number; baseDelayMs: number; budgetRatio: number };
   /** Connections per upstream pool. */
@@ -26,13 +45,23 @@ export interface GatewaySettings {
   pollIntervalMs: number;
 }
 
+/** One URL or a comma-separated list of them; a bad item stops the boot naming the variable. */
+function targetsOf(variable: string, value: string): Target[] {
+  try {
+    return parseTargets(value);
+  } catch (err) {
+    throw new ConfigError(variable, (err as Error).message);
+  }
+}
+
 export function loadGatewaySettings(source: Env = process.env): GatewaySettings {
   const e = loadEnv(
     {
-      INTENT_CLASSIFIER_URL: env.httpUrl('http://127.0.0.1:3001'),
-      ANOMALY_DETECTOR_URL: env.httpUrl('http://127.0.0.1:3002'),
+      INTENT_CLASSIFIER_URL: env.string('http://127.0.0.1:3001'),
+      ANOMALY_DETECTOR_URL: env.string('http://127.0.0.1:3002'),
       CACHE_MAX_SIZE: env.int(1000, { min: 1, max: 10_000_000 }),
       CACHE_DEFAULT_TTL: env.int(3600, { min: 1, max: 30 * 24 * 3600 }),
+      CACHE_REDIS_URL: env.optionalString(),
       CIRCUIT_BREAKER_FAILURE_THRESHOLD: env.int(5, { min: 1, max: 1_000_000 }),
       CIRCUIT_BREAKER_RECOVERY_TIMEOUT: env.number(60, { min: 0.01, max: 3600 }),
       CIRCUIT_BREAKER_WINDOW_MS: env.int(10_000, { min: 100, max: 3_600_000 }),
@@ -48,12 +77,31 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
       GATEWAY_BATCH_CONCURRENCY: env.int(4, { min: 1, max: 256 }),
       GATEWAY_QUEUE_MAX: env.int(4096, { min: 1, max: 1_000_000 }),
       UPSTREAM_POLL_INTERVAL_MS: env.int(2000, { min: 100, max: 600_000 }),
+      UPSTREAM_DNS_REFRESH_MS: env.int(5000, { min: 0, max: 3_600_000 }),
+      UPSTREAM_EJECT_FAILURES: env.int(3, { min: 1, max: 1000 }),
+      UPSTREAM_EJECT_FAILED_POLLS: env.int(1, { min: 1, max: 1000 }),
+      UPSTREAM_READMIT_POLLS: env.int(2, { min: 1, max: 1000 }),
     },
     source,
   );
+  const cacheRedisUrl = e.CACHE_REDIS_URL as string | undefined;
+  if (cacheRedisUrl !== undefined && !isRedisUrl(cacheRedisUrl)) throw new ConfigError('CACHE_REDIS_URL', 'must be a redis:// or rediss:// URL');
   return {
-    upstreams: { 'intent-classifier': e.INTENT_CLASSIFIER_URL as string, 'anomaly-detector': e.ANOMALY_DETECTOR_URL as string },
-    cache: { maxSize: e.CACHE_MAX_SIZE as number, ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000 },
+    upstreams: {
+      'intent-classifier': targetsOf('INTENT_CLASSIFIER_URL', e.INTENT_CLASSIFIER_URL as string),
+      'anomaly-detector': targetsOf('ANOMALY_DETECTOR_URL', e.ANOMALY_DETECTOR_URL as string),
+    },
+    endpoints: {
+      dnsRefreshMs: e.UPSTREAM_DNS_REFRESH_MS as number,
+      ejectAfterFailures: e.UPSTREAM_EJECT_FAILURES as number,
+      ejectAfterFailedPolls: e.UPSTREAM_EJECT_FAILED_POLLS as number,
+      readmitAfterPolls: e.UPSTREAM_READMIT_POLLS as number,
+    },
+    cache: {
+      maxSize: e.CACHE_MAX_SIZE as number,
+      ttlMs: (e.CACHE_DEFAULT_TTL as number) * 1000,
+      ...(cacheRedisUrl === undefined ? {} : { redisUrl: cacheRedisUrl }),
+    },
     breaker: {
       failureThreshold: e.CIRCUIT_BREAKER_FAILURE_THRESHOLD as number,
       recoveryTimeoutMs: (e.CIRCUIT_BREAKER_RECOVERY_TIMEOUT as number) * 1000,
@@ -77,4 +125,13 @@ export function loadGatewaySettings(source: Env = process.env): GatewaySettings 
     admission: loadAdmissionSettings(source),
     pollIntervalMs: e.UPSTREAM_POLL_INTERVAL_MS as number,
   };
+}
+
+function isRedisUrl(text: string): boolean {
+  try {
+    const { protocol } = new URL(text);
+    return protocol === 'redis:' || protocol === 'rediss:';
+  } catch {
+    return false;
+  }
 }

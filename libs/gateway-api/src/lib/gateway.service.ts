@@ -64,12 +64,47 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     });
     lifecycle.addInfo('upstreams', () =>
       Object.fromEntries(
-        Object.entries(this.upstreams).map(([name, u]) => [name, { breaker: u.breaker.state, ready: this.upstreamReady[name as ModelName], version: this.versions[name as ModelName] ?? null }]),
+        Object.entries(this.upstreams).map(([name, u]) => {
+          const eps = u.pool.endpoints();
+          return [
+            name,
+            {
+              breaker: u.breaker.state,
+              ready: this.upstreamReady[name as ModelName],
+              version: this.versions[name as ModelName] ?? null,
+              endpoints: { up: eps.filter((e) => e.state === 'up').length, total: eps.length },
+            },
+          ];
+        }),
       ),
     );
   }
 
+  /** Each upstream's state and that of its endpoints, for /monitoring/health. */
+  upstreamHealth(name: ModelName) {
+    const u = this.upstreams[name];
+    const now = performance.now();
+    return {
+      breaker: u.breaker.state,
+      ready: this.upstreamReady[name],
+      version: this.versions[name] ?? null,
+      endpoints: u.pool.endpoints().map((e) => ({
+        url: e.url,
+        state: e.state,
+        ...(e.reason ? { reason: e.reason } : {}),
+        ready: e.ready ?? null,
+        pending: e.pending,
+        consecutive_failures: e.consecutiveFailures,
+        requests: e.requests,
+        failures: e.failures,
+        ejections: e.ejections,
+        since_seconds: Math.round((now - e.sinceMs) / 100) / 10,
+      })),
+    };
+  }
+
   onApplicationBootstrap() {
+    for (const u of Object.values(this.upstreams)) void u.start();
     void this.poll();
     this.poller = setInterval(() => void this.poll(), this.settings.pollIntervalMs);
     this.poller.unref();
@@ -85,7 +120,8 @@ export class GatewayService implements OnApplicationBootstrap, OnApplicationShut
     await Promise.all(
       (Object.keys(this.upstreams) as ModelName[]).map(async (name) => {
         const u = this.upstreams[name];
-        const ready = (await u.probe('/health/ready')).ok;
+        // Every endpoint's readiness: one that fails it (draining, not warmed) is taken out of rotation.
+        const ready = await u.pollEndpoints('/health/ready');
         this.upstreamReady[name] = ready;
         // The upstream says it is ready again: probe it now instead of waiting out the recovery
         // timeout (which stays the upper bound when polls fail or no poll happens).

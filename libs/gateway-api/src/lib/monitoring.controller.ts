@@ -19,15 +19,10 @@ export class MonitoringController {
 
   @Get('health')
   @ApiOperation({ summary: 'Per-model request health, cache statistics, upstream breakers, Redis' })
-  @ApiOkResponse({ description: '{status, models, cache, upstreams, redis, rate_limit}' })
+  @ApiOkResponse({ description: '{status, models, cache, upstreams: {<model>: {breaker, ready, version, endpoints: [{url, state, ready, pending, ...}]}}, redis, rate_limit}' })
   health() {
     const models = Object.fromEntries((Object.keys(this.gateway.stats) as ModelName[]).map((m) => [m, this.gateway.stats[m].health()]));
-    const upstreams = Object.fromEntries(
-      (Object.keys(this.gateway.upstreams) as ModelName[]).map((m) => [
-        m,
-        { breaker: this.gateway.upstreams[m].breaker.state, ready: this.gateway.upstreamReady[m], version: this.gateway.versions[m] ?? null },
-      ]),
-    );
+    const upstreams = Object.fromEntries((Object.keys(this.gateway.upstreams) as ModelName[]).map((m) => [m, this.gateway.upstreamHealth(m)]));
     const c = this.gateway.cache.stats();
     const anyFailing = Object.values(models).some((m) => m.status === 'failing') || Object.values(upstreams).some((u) => u.breaker === 'open');
     return {

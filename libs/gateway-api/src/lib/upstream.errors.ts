@@ -2,6 +2,13 @@
 export class UpstreamUnavailableError extends Error {
   readonly code = 'UPSTREAM_UNAVAILABLE';
   readonly retryAfterSeconds = 1;
+  /** Set when another endpoint can take the retry: go there at once instead of after Retry-After. */
+  retryAfterMs?: number;
+  /**
+   * The request may have reached the endpoint (its connection broke before any answer) and the
+   * model has no side effects, so it may be sent again to another endpoint.
+   */
+  retryElsewhere = false;
   constructor(readonly upstream: string, readonly causeCode: string | undefined, readonly connectFailure: boolean) {
     super(`${upstream}: unreachable (${causeCode ?? 'unknown'})`);
     this.name = 'UpstreamUnavailableError';
@@ -33,5 +40,5 @@ export class UpstreamHttpError extends Error {
 }
 
 export const isRetryableUpstreamError = (e: unknown): boolean =>
-  (e instanceof UpstreamUnavailableError && e.connectFailure) ||
+  (e instanceof UpstreamUnavailableError && (e.connectFailure || e.retryElsewhere)) ||
   (e instanceof UpstreamHttpError && e.status === 503 && e.retryAfterSeconds !== undefined);

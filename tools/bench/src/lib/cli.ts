@@ -1,6 +1,7 @@
 /** What every benchmark script does the same way: options, progress lines, models, a first check. */
 import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { pinSelf, pinServers } from './processes';
 
 /** The load options every benchmark takes, with the same defaults (spread into parseArgs options). */
 export const LOAD_OPTIONS = {
@@ -8,7 +9,14 @@ export const LOAD_OPTIONS = {
   warmup: { type: 'string', default: '3' },
   rounds: { type: 'string', default: '1' },
   connections: { type: 'string', default: '32' },
+  'server-cpus': { type: 'string' },
+  'driver-cpus': { type: 'string' },
 } as const;
+
+/** The CPU options' help lines, for every benchmark's usage text. */
+export const CPU_USAGE = `  --server-cpus <list>     run every server (apps and baselines) under taskset -c <list>, e.g. 0 for
+                           the one core of a CPU limit of 1 (k8s/); default: no pinning
+  --driver-cpus <list>     pin the benchmark itself (the load generator) to <list>, e.g. 1`;
 
 /** A numeric option, or exit 2 with the usage text. */
 export function positiveOption(usage: string, name: string, text: string | undefined, allowZero = false): number {
@@ -42,4 +50,23 @@ export async function checkAnswers(url: string, path: string, body: string, expe
   const res = await fetch(url + path, { method: 'POST', headers: { 'content-type': 'application/json' }, body });
   const text = await res.text();
   if (res.status !== 200 || !text.includes(`"${expectKey}"`)) throw new Error(`${url}${path} answered ${res.status}: ${text.slice(0, 500)}`);
+}
+
+/**
+ * Applies `--server-cpus` and `--driver-cpus` (exit 2 on a bad list) and returns a line for the
+ * report, or undefined when nothing is pinned.
+ */
+export function applyCpuOptions(usage: string, args: { 'server-cpus'?: string; 'driver-cpus'?: string }): string | undefined {
+  try {
+    pinServers(args['server-cpus']);
+    if (args['driver-cpus'] !== undefined) pinSelf(args['driver-cpus']);
+  } catch (err) {
+    console.error(`${(err as Error).message}\n${usage}`);
+    process.exit(2);
+  }
+  const parts = [
+    args['server-cpus'] !== undefined ? `servers pinned to CPU ${args['server-cpus']} (taskset -c)` : undefined,
+    args['driver-cpus'] !== undefined ? `load generator pinned to CPU ${args['driver-cpus']}` : undefined,
+  ].filter(Boolean);
+  return parts.length ? parts.join(', ') : undefined;
 }

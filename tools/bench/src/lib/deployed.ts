@@ -10,7 +10,8 @@ import { parseAllDocuments } from 'yaml';
 
 /** The workspace root (this file is tools/bench/src/lib/deployed.ts). */
 const ROOT = join(__dirname, '..', '..', '..', '..');
-export const K8S_DIR = join(ROOT, 'k8s');
+/** The kustomize base: the apps' Deployments and ConfigMaps (secrets and the state Redis's address are each overlay's). */
+export const K8S_DIR = join(ROOT, 'k8s', 'base');
 
 interface K8sObject {
   kind?: string;

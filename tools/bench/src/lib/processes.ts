@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 
@@ -37,6 +37,32 @@ export interface LaunchOptions {
    * of piping them to the benchmark; needs a numeric `port`.
    */
   logFile?: string;
+}
+
+/**
+ * CPU pinning (`--server-cpus`, `--driver-cpus`): servers run under `taskset -c <list>`, as a
+ * container with that many cores would (a CPU limit of 1 ~ one core), and the benchmark's own
+ * load generator can be kept off those cores. Children inherit the benchmark's affinity otherwise.
+ */
+let serverCpus: string | undefined;
+
+const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
+
+/** Every server launched from now on runs under `taskset -c cpus` (undefined: no pinning). */
+export function pinServers(cpus: string | undefined): void {
+  if (cpus !== undefined && !CPU_LIST.test(cpus)) throw new Error(`--server-cpus: not a CPU list (e.g. 0 or 0-1 or 0,2): ${cpus}`);
+  serverCpus = cpus;
+}
+
+/** The CPU list servers are pinned to, if any. */
+export function serverCpuList(): string | undefined {
+  return serverCpus;
+}
+
+/** Pins this process (every thread: the load generator and its sockets) to `cpus` with `taskset -a -p`. */
+export function pinSelf(cpus: string): void {
+  if (!CPU_LIST.test(cpus)) throw new Error(`--driver-cpus: not a CPU list (e.g. 1): ${cpus}`);
+  execFileSync('taskset', ['-a', '-p', '-c', cpus, String(process.pid)], { stdio: 'ignore' });
 }
 
 const children = new Set<ChildProcess>();
@@ -109,7 +135,9 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
   if (options.logFile && options.port === 'from-log') throw new Error(`${options.name}: logFile needs a numeric port`);
   const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
   const spawnedAt = performance.now();
-  const child = spawn(options.command, options.args, {
+  // taskset execs the command: the child's pid stays the server's own.
+  const [command, args] = serverCpus === undefined ? [options.command, options.args] : ['taskset', ['-c', serverCpus, options.command, ...options.args]];
+  const child = spawn(command, args, {
     cwd: options.cwd,
     env,
     stdio: [options.stdinPipe ? 'pipe' : 'ignore', logFd ?? 'pipe', logFd ?? 'pipe'],

@@ -147,6 +147,7 @@ export async function startDeployedApp(name: string, options: DeployedAppOptions
     PORT: { value: String(port), why: 'a free local port' },
     SHUTDOWN_DELAY_MS: { value: '0', why: 'no load balancer to drain: stops at once between targets' },
     REDIS_URL: { value: options.redisUrl, why: options.redisUrl ? 'local Redis' : 'no Redis in this scenario (in-memory)' },
+    CACHE_REDIS_URL: { value: options.redisUrl, why: options.redisUrl ? 'local Redis' : 'no Redis in this scenario (in-memory)' },
     ...(options.logLevel !== undefined ? { LOG_LEVEL: { value: options.logLevel, why: '--log-level' } } : {}),
     ...options.changes,
   });
