@@ -104,6 +104,14 @@ describe('loadRedisConfig', () => {
         connectTimeoutMs: 1000,
       });
       expect(describeRedis(c)).toBe('cluster:n1:7000,n2:7001,n3:6379');
+      // A node listed twice is kept once.
+      expect(loadRedisConfig({ REDIS_CLUSTER_NODES: 'n1:7000,n1:7000,n1' }).topology).toEqual({
+        mode: 'cluster',
+        nodes: [
+          { host: 'n1', port: 7000 },
+          { host: 'n1', port: 6379 },
+        ],
+      });
     });
   });
 
@@ -116,7 +124,6 @@ describe('loadRedisConfig', () => {
     [{ REDIS_CONNECT_TIMEOUT_MS: 'soon' }, 'REDIS_CONNECT_TIMEOUT_MS'],
     [{ REDIS_SENTINELS: 's1:26379,,s2', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
     [{ REDIS_SENTINELS: 's1:99999', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
-    [{ REDIS_SENTINELS: 's1:26379,s1:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
     [{ REDIS_SENTINELS: 'redis://s1:26379', REDIS_SENTINEL_NAME: 'm' }, 'REDIS_SENTINELS'],
     [{ REDIS_SENTINELS: 's1', REDIS_SENTINEL_NAME: 'my master' }, 'REDIS_SENTINEL_NAME'],
     [{ REDIS_CLUSTER_NODES: 'n1:abc' }, 'REDIS_CLUSTER_NODES'],

@@ -72,22 +72,23 @@ export const REDIS_ENV_VARS = [
   'REDIS_CONNECT_TIMEOUT_MS',
 ] as const;
 
-/** `host:port,host:port` (IPv6 as `[::1]:26379`); the port may be left out where there is a default. */
+/**
+ * `host:port,host:port` (IPv6 as `[::1]:26379`); the port may be left out where there is a default.
+ * A node listed twice is kept once (harmless, e.g. several names mapped to one test address).
+ */
 function parseNodes(variable: string, text: string, defaultPort: number): RedisNode[] {
   const items = text.split(',').map((s) => s.trim());
   if (items.some((s) => s === '')) throw new ConfigError(variable, 'must be a comma-separated list of host:port with no empty entries');
-  const seen = new Set<string>();
-  return items.map((item) => {
+  const nodes = new Map<string, RedisNode>();
+  for (const item of items) {
     const m = /^(?:\[([0-9a-fA-F:.]+)\]|([^:[\]\s/@]+))(?::(\d+))?$/.exec(item);
     if (!m) throw new ConfigError(variable, `has a bad entry ${JSON.stringify(item)}: expected host:port`);
     const host = m[1] ?? m[2];
     const port = m[3] === undefined ? defaultPort : Number(m[3]);
     if (!Number.isInteger(port) || port < 1 || port > 65535) throw new ConfigError(variable, `has a bad port in ${JSON.stringify(item)} (1-65535)`);
-    const key = `${host}:${port}`;
-    if (seen.has(key)) throw new ConfigError(variable, `lists ${key} twice`);
-    seen.add(key);
-    return { host, port };
-  });
+    if (!nodes.has(`${host}:${port}`)) nodes.set(`${host}:${port}`, { host, port });
+  }
+  return [...nodes.values()];
 }
 
 /**
