@@ -4,15 +4,18 @@
  * from what ships. Benchmarks start the apps with this env and change only what they must, through
  * {@link withOverrides}, which records every change so the report can list it.
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 
 /** The workspace root (this file is tools/bench/src/lib/deployed.ts). */
 const ROOT = join(__dirname, '..', '..', '..', '..');
-/** The kustomize base: the apps' Deployments and ConfigMaps (secrets and the state Redis's address are each overlay's). */
-export const K8S_DIR = join(ROOT, 'k8s', 'base');
-
+/**
+ * What the benchmarks deploy: the prod overlay, rendered by `kubectl kustomize` as `kubectl apply -k`
+ * would (ConfigMap names with their hash suffixes, the overlay's patches on the base).
+ */
+export const K8S_DIR = join(ROOT, 'k8s', 'overlays', 'prod');
 interface K8sObject {
   kind?: string;
   metadata?: { name?: string };
@@ -27,11 +30,24 @@ interface K8sContainer {
   envFrom?: Array<{ configMapRef?: { name: string }; secretRef?: { name: string } }>;
 }
 
+const rendered = new Map<string, K8sObject[]>();
+
+/** Every object `kubectl kustomize dir` renders (`$KUBECTL` or kubectl on the PATH), once per dir. */
 function readObjects(dir: string): K8sObject[] {
-  return readdirSync(dir)
-    .filter((f) => /\.ya?ml$/.test(f))
-    .flatMap((f) => parseAllDocuments(readFileSync(join(dir, f), 'utf8')).map((d) => d.toJSON() as K8sObject | null))
-    .filter((o): o is K8sObject => o !== null && typeof o === 'object');
+  let objects = rendered.get(dir);
+  if (!objects) {
+    let yaml: string;
+    try {
+      yaml = execFileSync(process.env['KUBECTL'] ?? 'kubectl', ['kustomize', dir], { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 });
+    } catch (err) {
+      throw new Error(`cannot render ${dir} with kubectl kustomize (kubectl >= 1.27 on the PATH, or $KUBECTL): ${(err as Error).message}`);
+    }
+    objects = parseAllDocuments(yaml)
+      .map((d) => d.toJSON() as K8sObject | null)
+      .filter((o): o is K8sObject => o !== null && typeof o === 'object');
+    rendered.set(dir, objects);
+  }
+  return objects;
 }
 
 /**

@@ -148,6 +148,10 @@ export async function startDeployedApp(name: string, options: DeployedAppOptions
     SHUTDOWN_DELAY_MS: { value: '0', why: 'no load balancer to drain: stops at once between targets' },
     REDIS_URL: { value: options.redisUrl, why: options.redisUrl ? 'local Redis' : 'no Redis in this scenario (in-memory)' },
     CACHE_REDIS_URL: { value: options.redisUrl, why: options.redisUrl ? 'local Redis' : 'no Redis in this scenario (in-memory)' },
+    // The prod overlay finds its state Redis through Sentinel: this host has none.
+    REDIS_SENTINELS: { value: undefined, why: options.redisUrl ? 'the local Redis instead' : 'no Redis in this scenario (in-memory)' },
+    REDIS_SENTINEL_NAME: { value: undefined, why: 'goes with REDIS_SENTINELS' },
+    REDIS_CLUSTER_NODES: { value: undefined, why: options.redisUrl ? 'the local Redis instead' : 'no Redis in this scenario (in-memory)' },
     ...(options.logLevel !== undefined ? { LOG_LEVEL: { value: options.logLevel, why: '--log-level' } } : {}),
     ...options.changes,
   });
