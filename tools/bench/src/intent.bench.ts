@@ -19,7 +19,7 @@ import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
-import { describeOverrides } from './lib/deployed';
+import { deployedEnv, describeOverrides } from './lib/deployed';
 import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
 import {
   bareStats,
@@ -42,7 +42,8 @@ const USAGE = `usage: intent.bench.ts [options]
   --rounds <n>             repeat everything n times, report medians (1)
   --connections <n>        concurrency of the single-query scenario (32)
   --workers <list>         INFERENCE_WORKERS values for the app, e.g. 0,1,2 (1, the app's default)
-  --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (2, the app's default)
+  --intra-op-threads <n>   INFERENCE_INTRA_OP_THREADS of the app (default: what its Deployment sets,
+                           else the app's default, 2)
   --node-options <flags>   NODE_OPTIONS of the app (${DEPLOYED}, as its deployments
                            and npm start set it; '' for none)
   --log-level <list>       LOG_LEVEL of the app, one app target per level, e.g. info,warn (info, as
@@ -75,7 +76,7 @@ const { values: args } = parseArgs({
   options: {
     ...LOAD_OPTIONS,
     workers: { type: 'string', default: '1' },
-    'intra-op-threads': { type: 'string', default: '2' },
+    'intra-op-threads': { type: 'string' },
     'node-options': { type: 'string', default: DEPLOYED },
     'log-level': { type: 'string', default: 'info' },
     'log-dir': { type: 'string' },
@@ -112,7 +113,7 @@ const opts = {
   rounds: Math.round(positive('rounds', args.rounds)),
   connections: Math.round(positive('connections', args.connections)),
   workers: (args.workers ?? '1').split(',').map((w) => Math.round(positive('workers', w.trim(), true))),
-  intraOpThreads: Math.round(positive('intra-op-threads', args['intra-op-threads'] ?? '2')),
+  intraOpThreads: args['intra-op-threads'] === undefined ? undefined : Math.round(positive('intra-op-threads', args['intra-op-threads'])),
   nodeOptions: args['node-options'] ?? DEPLOYED,
   logLevels: (args['log-level'] ?? 'info').split(',').map((l) => l.trim()).filter(Boolean),
   logDir: resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `intent-${new Date().toISOString().replace(/[:.]/g, '-')}`)),
@@ -527,6 +528,9 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
   return { text: lines.join('\n'), summary, ratios: ratioRows, fastestApp: fastest?.target };
 }
 
+/** Threads per session run the app gets: --intra-op-threads, else its Deployment's, else the app's default (2). */
+const intraOpThreads = () => opts.intraOpThreads ?? Number(deployedEnv(MODEL)['INFERENCE_INTRA_OP_THREADS'] ?? 2);
+
 /** The app as deployed (k8s/intent-classifier.yaml), with only what this benchmark must change. */
 async function startIntentApp(id: string, version: string, workers: number, logLevel: string, round: number | string): Promise<RunningServer> {
   const changes: Record<string, EnvChange> = {
@@ -535,7 +539,7 @@ async function startIntentApp(id: string, version: string, workers: number, logL
   // The app's default is the repo's models/ (the image's own copy where deployed).
   if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
   if (workers !== 1) changes['INFERENCE_WORKERS'] = { value: String(workers), why: '--workers' };
-  if (opts.intraOpThreads !== 2) changes['INFERENCE_INTRA_OP_THREADS'] = { value: String(opts.intraOpThreads), why: '--intra-op-threads' };
+  if (opts.intraOpThreads !== undefined) changes['INFERENCE_INTRA_OP_THREADS'] = { value: String(opts.intraOpThreads), why: '--intra-op-threads' };
   if (opts.nodeOptions !== DEPLOYED) changes['NODE_OPTIONS'] = { value: opts.nodeOptions, why: '--node-options' };
   const file = join(opts.logDir, `${id.replace(/[^\w=.-]+/g, '_')}-r${round}.log`);
   const app = await startDeployedApp(MODEL, { logFile: file, logLevel, changes });
@@ -628,7 +632,7 @@ async function main() {
     { id: 'bare-batched', kind: 'bare-batched', start: () => startBareServer('batched', model.path) },
     ...opts.workers.flatMap((w) =>
       opts.logLevels.map<Target>((level) => {
-        const id = `app workers=${w} intra=${opts.intraOpThreads}${opts.nodeOptions === DEPLOYED ? '' : ` node=[${opts.nodeOptions}]`} log=${level}`;
+        const id = `app workers=${w} intra=${intraOpThreads()}${opts.nodeOptions === DEPLOYED ? '' : ` node=[${opts.nodeOptions}]`} log=${level}`;
         return { id, kind: 'app', workers: w, logLevel: level, start: (round: number) => startIntentApp(id, model.version, w, level, round) };
       }),
     ),

@@ -1,7 +1,7 @@
 import { DynamicModule, Inject, Module, type OnModuleInit } from '@nestjs/common';
 import { HttpAdapterHost } from '@nestjs/core';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { Logger as Pino } from 'pino';
+import pino, { type Logger as Pino } from 'pino';
 import { elapsedSinceReceivedMs } from '@ml/contracts';
 import { AppLogger, requestContext } from './app.logger';
 import { createPino, REDACTED, type RootLogOptions } from './log.root';
@@ -40,19 +40,37 @@ const ACCESS_LOGGER = Symbol('ACCESS_LOGGER');
 
 const QUIET_PATHS = /^\/(health(\/|$)|metrics$|v2\/health\/)/;
 
+/** A string as a JSON value (`"..."`), or nothing for undefined, as JSON.stringify leaves it out. */
+const jsonField = (key: string, value: unknown) => (value === undefined ? '' : `,"${key}":${JSON.stringify(value)}`);
+
 /**
- * What the access log keeps of a request: never the body; of the secrets, only that they were sent.
- * The access log censors them here rather than through pino's redaction, which costs a few µs on
- * every line (the root logger keeps it for every other line).
+ * The access-log line, built directly as pino would write it (level, time, the logger's bindings,
+ * then the fields and `msg`) and handed to the logger's own destination: one line per request is
+ * the hottest log call there is, and pino's general object serialisation cost ~4 µs of it against
+ * ~0.4 µs for this (node microbenchmark, 2026-12-04). What it keeps of a request: never the body;
+ * of the secrets, only that they were sent (censored here rather than through pino's redaction).
  */
-function requestFields(request: FastifyRequest) {
+export function accessLine(
+  log: Pino,
+  level: 'info' | 'error',
+  request: FastifyRequest,
+  status: number,
+  responseTimeMs: number,
+  sampleRate?: number,
+): string {
   const h = request.headers;
-  const headers: Record<string, unknown> = {};
   // Only headers the request has: an absent one is not logged as '[redacted]'.
-  if (h['user-agent'] !== undefined) headers['user-agent'] = h['user-agent'];
-  if (h['x-api-key'] !== undefined) headers['x-api-key'] = REDACTED;
-  if (h.authorization !== undefined) headers['authorization'] = REDACTED;
-  return { method: request.method, url: request.url, remoteAddress: request.ip, headers };
+  const headers = [
+    h['user-agent'] === undefined ? undefined : `"user-agent":${JSON.stringify(h['user-agent'])}`,
+    h['x-api-key'] === undefined ? undefined : `"x-api-key":"${REDACTED}"`,
+    h.authorization === undefined ? undefined : `"authorization":"${REDACTED}"`,
+  ].filter((x) => x !== undefined);
+  const bindings = (log as unknown as Record<symbol, string>)[pino.symbols.chindingsSym] ?? '';
+  const req = `{"method":${JSON.stringify(request.method)}${jsonField('url', request.url)}${jsonField('remoteAddress', request.ip)},"headers":{${headers.join(',')}}}`;
+  return (
+    `{"level":${log.levels.values[level]},"time":${Date.now()}${bindings}${jsonField('request_id', request.id)},"req":${req},"res":{"statusCode":${status}}` +
+    `,"responseTime":${Math.round(responseTimeMs * 1000) / 1000}${jsonField('sampleRate', sampleRate)},"msg":"${status >= 500 ? 'request errored' : 'request completed'}"}\n`
+  );
 }
 
 /**
@@ -110,6 +128,8 @@ export function installRequestLogging(
       requestContext.run({ requestId: String(request.id) }, done);
     });
   }
+  // The logger's own destination (the buffered stdout, or a test's stream): lines stay in order with its other lines.
+  const destination = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym];
   fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : 'info';
@@ -118,9 +138,7 @@ export function installRequestLogging(
       const ms = elapsedSinceReceivedMs(request.raw) ?? reply.elapsedTime;
       const sampled = sample < 1 && status < 400 && ms < slowRequestMs;
       if (!sampled || random() < sample) {
-        const line: Record<string, unknown> = { request_id: request.id, req: requestFields(request), res: { statusCode: status }, responseTime: Math.round(ms * 1000) / 1000 };
-        if (sampled) line['sampleRate'] = sample;
-        log[level](line, status >= 500 ? 'request errored' : 'request completed');
+        destination.write(accessLine(log, level, request, status, ms, sampled ? sample : undefined));
       }
     }
     done();

@@ -9,7 +9,8 @@ import { request } from 'undici';
 import { AppLogger, requestContext } from './app.logger';
 import { createPino } from './log.root';
 import Fastify from 'fastify';
-import { installRequestLogging, LoggingModule, type LoggingOptions } from './logging.module';
+import type { FastifyRequest } from 'fastify';
+import { accessLine, installRequestLogging, LoggingModule, type LoggingOptions } from './logging.module';
 
 @Controller()
 class PingController {
@@ -232,5 +233,40 @@ describe('AppLogger', () => {
     logger.warn('loud');
     await flush();
     expect(lines.map((l) => l['msg'])).toEqual(['loud']);
+  });
+});
+
+describe('accessLine', () => {
+  /** What pino itself writes for the same fields: the hand-built line must parse to the same object. */
+  function pinoLine(level: 'info' | 'error', fields: Record<string, unknown>, msg: string): Record<string, unknown> {
+    const out: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => out.push(chunk.toString('utf8')));
+    const log = createPino({ level: 'info', service: 'svc', stream, redact: false });
+    log[level](fields, msg);
+    return JSON.parse(out.join('')) as Record<string, unknown>;
+  }
+  const without = (o: Record<string, unknown>, key: string) => Object.fromEntries(Object.entries(o).filter(([k]) => k !== key));
+
+  it.each([
+    ['info', 200, { 'user-agent': 'curl/8 "quoted" \u2028', 'x-api-key': 'secret', authorization: 'Bearer t' }, 'req-1', '10.0.0.1', undefined],
+    ['info', 422, {}, 42, undefined, 0.25],
+    ['error', 503, { 'user-agent': 'ua' }, 'req-\n"odd"', '::1', undefined],
+  ] as const)('writes what pino would for a %s line (status %d)', (level, status, headers, id, ip, sampleRate) => {
+    const request = { id, method: 'POST', url: '/predict/intent?x="1"', ip, headers } as unknown as FastifyRequest;
+    const log = createPino({ level: 'info', service: 'svc', stream: new PassThrough(), redact: false });
+    const line = accessLine(log, level, request, status, 1.23456, sampleRate);
+    expect(line.endsWith('}\n')).toBe(true);
+    const expectedHeaders: Record<string, string> = {};
+    if ('user-agent' in headers) expectedHeaders['user-agent'] = headers['user-agent'];
+    if ('x-api-key' in headers) expectedHeaders['x-api-key'] = '[redacted]';
+    if ('authorization' in headers) expectedHeaders['authorization'] = '[redacted]';
+    const fields: Record<string, unknown> = { request_id: id, req: { method: 'POST', url: request.url, remoteAddress: ip, headers: expectedHeaders }, res: { statusCode: status }, responseTime: 1.235 };
+    if (sampleRate !== undefined) fields['sampleRate'] = sampleRate;
+    const expected = pinoLine(level, fields, status >= 500 ? 'request errored' : 'request completed');
+    const got = JSON.parse(line) as Record<string, unknown>;
+    expect(typeof got['time']).toBe('number');
+    expect(without(got, 'time')).toEqual(without(expected, 'time'));
+    expect(Object.keys(got)).toEqual(Object.keys(expected));
   });
 });
