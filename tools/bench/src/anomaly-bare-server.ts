@@ -22,11 +22,11 @@
  * `listening on http://127.0.0.1:<port>` once warm. Exits on SIGTERM/SIGINT, and with
  * --exit-with-stdin when its stdin closes (the benchmark that started it has gone).
  */
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { BARE_SERVER_OPTIONS, readBody, send, serveUntilStopped, microBatcher } from './lib/bare-http';
+import { anomalyServer, BARE_SERVER_OPTIONS, microBatcher, send, serveUntilStopped } from './lib/bare-http';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
 
 interface Manifest {
@@ -144,21 +144,7 @@ async function main() {
     return { rows, count: features.length };
   }
 
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/health/ready') return send(res, 200, '{"status":"ok"}');
-    if (req.method === 'GET' && req.url === '/stats') return send(res, 200, JSON.stringify(stats));
-    const batch = req.url === '/predict/anomaly/batch';
-    if (req.method !== 'POST' || (!batch && req.url !== '/predict/anomaly')) return send(res, 404, '{"error":"not found"}');
-    readBody(req, batch ? 1_048_576 : 65_536).then(
-      (body) => {
-        const parsed = parse(body, batch);
-        if (typeof parsed === 'string') return send(res, 400, JSON.stringify({ error: parsed }));
-        stats.requests++;
-        enqueue({ ...parsed, batch, res });
-      },
-      () => send(res, 413, '{"error":"body too large"}'),
-    );
-  });
+  const server = anomalyServer({ stats, prepare: parse, invalidStatus: 400, enqueue });
 
   // Warm-up: first runs allocate and pick kernels; the benchmark measures steady state.
   for (const n of [1, 8, maxBatch, 256, 1]) await score(new Float32Array(n * width), n);

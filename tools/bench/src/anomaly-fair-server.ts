@@ -21,12 +21,12 @@
  */
 import { featureSetOf, TreeEnsemble, type FeatureVector, type TransactionInput, type UserProfile } from '@ml/anomaly-features';
 import { DEFAULT_MAX_AMOUNT, TransactionBatchDto, TransactionDto, transactionRuleProblems, validateBody } from '@ml/contracts';
-import { createServer, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { InferenceSession, Tensor } from 'onnxruntime-node';
-import { BARE_SERVER_OPTIONS, microBatcher, readBody, send, serveUntilStopped } from './lib/bare-http';
+import { anomalyServer, BARE_SERVER_OPTIONS, microBatcher, send, serveUntilStopped } from './lib/bare-http';
 
 interface Manifest {
   threshold: number;
@@ -137,21 +137,7 @@ async function main() {
   }
   const enqueue = microBatcher<Pending>({ maxBatch: Number(values['max-batch']), maxDelayMs: Number(values['max-delay-ms']), runsAlone: (p) => p.batch, run });
 
-  const server = createServer((req, res) => {
-    if (req.method === 'GET' && req.url === '/health/ready') return send(res, 200, '{"status":"ok"}');
-    if (req.method === 'GET' && req.url === '/stats') return send(res, 200, JSON.stringify(stats));
-    const batch = req.url === '/predict/anomaly/batch';
-    if (req.method !== 'POST' || (!batch && req.url !== '/predict/anomaly')) return send(res, 404, '{"error":"not found"}');
-    readBody(req, batch ? 1_048_576 : 65_536).then(
-      (body) => {
-        const prepared = prepare(body, batch);
-        if (typeof prepared === 'string') return send(res, 422, JSON.stringify({ error: prepared }));
-        stats.requests++;
-        enqueue({ ...prepared, batch, res });
-      },
-      () => send(res, 413, '{"error":"body too large"}'),
-    );
-  });
+  const server = anomalyServer({ stats, prepare: prepare, invalidStatus: 422, enqueue });
 
   for (const n of [1, 8, 32, 256, 1]) await score(new Float32Array(n * width), n);
   serveUntilStopped(server, { name: 'anomaly-fair', port: Number(values.port), exitWithStdin: values['exit-with-stdin'] === true, release: () => session.release() });

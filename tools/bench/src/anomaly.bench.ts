@@ -267,6 +267,18 @@ function coresOf(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined
   return { server: usage.server, driver: usage.driver, redis, other: Math.max(0, usage.other - redis) };
 }
 
+/** What every app run changes in the deployed env: the model under test, its workers, room for every customer. */
+function appChanges(model: ModelRef): Record<string, EnvChange> {
+  const changes: Record<string, EnvChange> = {
+    MODEL_VERSION_ANOMALY_DETECTOR: { value: model.version, why: 'pinned to the model under test' },
+    INFERENCE_WORKERS: { value: String(opts.workers), why: '--workers' },
+    // Enough room that no customer of the traffic is ever evicted from memory.
+    ANOMALY_PROFILE_MAX: { value: String(Math.max(100_000, opts.users)), why: 'every customer of the traffic fits in memory' },
+  };
+  if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
+  return changes;
+}
+
 async function measure(
   scenario: ScenarioId,
   round: number,
@@ -293,13 +305,7 @@ async function measure(
     if (kind === 'bare') server = await startAnomalyBareServer(model.path);
     else if (kind === 'fair') server = await startAnomalyFairServer(model.path);
     else {
-      const changes: Record<string, EnvChange> = {
-        MODEL_VERSION_ANOMALY_DETECTOR: { value: model.version, why: 'pinned to the model under test' },
-        INFERENCE_WORKERS: { value: String(opts.workers), why: '--workers' },
-        // Enough room that no customer of the traffic is ever evicted from memory.
-        ANOMALY_PROFILE_MAX: { value: String(Math.max(100_000, opts.users)), why: 'every customer of the traffic fits in memory' },
-      };
-      if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
+      const changes = appChanges(model);
       if (redis) {
         changes['ANOMALY_PROFILE_KEY_PREFIX'] = { value: prefix, why: 'keys of this run, deleted afterwards' };
         // A TTL of a day instead of 90 (it costs the app nothing): should the benchmark be killed
@@ -738,12 +744,7 @@ async function sweep(model: ModelRef, stream: TransactionStream, pool: Precomput
   const app = await startDeployedApp(MODEL, {
     logFile: join(opts.logDir, `sweep-${runId}.log`),
     logLevel: opts.logLevel,
-    changes: {
-      MODEL_VERSION_ANOMALY_DETECTOR: { value: model.version, why: 'pinned to the model under test' },
-      INFERENCE_WORKERS: { value: String(opts.workers), why: '--workers' },
-      ANOMALY_PROFILE_MAX: { value: String(Math.max(100_000, opts.users)), why: 'every customer of the traffic fits in memory' },
-      ...(opts.modelDir !== join(WORKSPACE_ROOT, 'models') ? { MODEL_DIR: { value: opts.modelDir, why: '--model-dir' } } : {}),
-    },
+    changes: appChanges(model),
   });
   let fair: RunningServer | undefined;
   try {

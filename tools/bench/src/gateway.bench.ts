@@ -23,7 +23,7 @@ import { fmt, median, ratio, renderTable } from './lib/report';
 import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
 import { runLoad, startBareServer, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
 import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS } from './lib/cli';
-import { freePort, pinServers, serverCpuList } from './lib/processes';
+import { freePort } from './lib/processes';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
 const USAGE = `usage: gateway.bench.ts [options]
@@ -109,11 +109,12 @@ async function startStack(config: string, round: number | string): Promise<Stack
   mkdirSync(logDir, { recursive: true });
   const [level, store] = config.split('+');
   const redisUrl = store === 'redis' ? await benchRedis() : undefined;
-  const gatewayCpus = serverCpuList();
-  if (args['app-cpus'] !== undefined) pinServers(args['app-cpus']);
-  const app = await startDeployedApp('intent-classifier', { logFile: join(logDir, `intent-classifier-log=${config}-r${round}.log`), logLevel: level, redisUrl }).finally(() =>
-    pinServers(gatewayCpus),
-  );
+  const app = await startDeployedApp('intent-classifier', {
+    logFile: join(logDir, `intent-classifier-log=${config}-r${round}.log`),
+    logLevel: level,
+    redisUrl,
+    cpus: args['app-cpus'],
+  });
   try {
     const gateway = await startDeployedApp('gateway', {
       logFile: join(logDir, `gateway-log=${config}-r${round}.log`),

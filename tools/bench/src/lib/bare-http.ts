@@ -3,7 +3,7 @@
  * until SIGTERM/SIGINT (or until the benchmark that started us goes away). Kept minimal on purpose:
  * these servers are the "least code that can serve the model" the apps are measured against.
  */
-import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 
 export function send(res: ServerResponse, status: number, body: string): void {
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
@@ -109,3 +109,32 @@ export const BARE_SERVER_OPTIONS = {
   port: { type: 'string', default: process.env['PORT'] ?? '0' },
   'exit-with-stdin': { type: 'boolean', default: false },
 } as const;
+
+/**
+ * The routes both anomaly baselines serve: `GET /health/ready`, `GET /stats`, and
+ * `POST /predict/anomaly` (`/batch`), whose body `prepare` turns into work for `enqueue` or into an
+ * error message answered with `invalidStatus`.
+ */
+export function anomalyServer<W>(options: {
+  stats: { requests: number };
+  prepare: (body: string, batch: boolean) => W | string;
+  invalidStatus: number;
+  enqueue: (work: W & { batch: boolean; res: ServerResponse }) => void;
+}): Server {
+  const { stats, prepare, invalidStatus, enqueue } = options;
+  return createServer((req, res) => {
+    if (req.method === 'GET' && req.url === '/health/ready') return send(res, 200, '{"status":"ok"}');
+    if (req.method === 'GET' && req.url === '/stats') return send(res, 200, JSON.stringify(stats));
+    const batch = req.url === '/predict/anomaly/batch';
+    if (req.method !== 'POST' || (!batch && req.url !== '/predict/anomaly')) return send(res, 404, '{"error":"not found"}');
+    readBody(req, batch ? 1_048_576 : 65_536).then(
+      (body) => {
+        const prepared = prepare(body, batch);
+        if (typeof prepared === 'string') return send(res, invalidStatus, JSON.stringify({ error: prepared }));
+        stats.requests++;
+        enqueue({ ...prepared, batch, res });
+      },
+      () => send(res, 413, '{"error":"body too large"}'),
+    );
+  });
+}

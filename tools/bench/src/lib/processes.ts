@@ -37,6 +37,8 @@ export interface LaunchOptions {
    * of piping them to the benchmark; needs a numeric `port`.
    */
   logFile?: string;
+  /** Run under `taskset -c cpus` instead of the list {@link pinServers} set. */
+  cpus?: string;
 }
 
 /**
@@ -52,11 +54,6 @@ const CPU_LIST = /^\d+(-\d+)?(,\d+(-\d+)?)*$/;
 export function pinServers(cpus: string | undefined): void {
   if (cpus !== undefined && !CPU_LIST.test(cpus)) throw new Error(`--server-cpus: not a CPU list (e.g. 0 or 0-1 or 0,2): ${cpus}`);
   serverCpus = cpus;
-}
-
-/** The CPU list servers are pinned to, if any. */
-export function serverCpuList(): string | undefined {
-  return serverCpus;
 }
 
 /** Pins this process (every thread: the load generator and its sockets) to `cpus` with `taskset -a -p`. */
@@ -136,7 +133,8 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
   const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
   const spawnedAt = performance.now();
   // taskset execs the command: the child's pid stays the server's own.
-  const [command, args] = serverCpus === undefined ? [options.command, options.args] : ['taskset', ['-c', serverCpus, options.command, ...options.args]];
+  const cpus = options.cpus ?? serverCpus;
+  const [command, args] = cpus === undefined ? [options.command, options.args] : ['taskset', ['-c', cpus, options.command, ...options.args]];
   const child = spawn(command, args, {
     cwd: options.cwd,
     env,

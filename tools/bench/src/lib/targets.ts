@@ -120,6 +120,8 @@ export interface DeployedAppOptions {
   logLevel?: string;
   /** REDIS_URL to use; default none (the deployed `redis://redis:6379/0` is removed). */
   redisUrl?: string;
+  /** Pin this app to these CPUs (`taskset -c`) instead of the list every server gets (`--server-cpus`). */
+  cpus?: string;
   /** What this benchmark must change besides address, port, Redis and log level, each with its reason. */
   changes?: Record<string, EnvChange>;
 }
@@ -164,6 +166,7 @@ export async function startDeployedApp(name: string, options: DeployedAppOptions
     port,
     readyPath: '/health/ready',
     logFile: options.logFile,
+    cpus: options.cpus,
   });
   // The port changes with every start: listed as what it is, so runs compare.
   const listed = overrides.map((o) => (o.name === 'PORT' ? { ...o, bench: '<free port>' } : o));
