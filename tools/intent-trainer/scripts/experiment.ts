@@ -22,7 +22,7 @@ import { FEATURES, LBFGS } from '../src/trainer';
 const DATA = join(__dirname, '..', 'data');
 async function main() {
   const csv = process.argv[2];
-  const variants: Array<{ name: string; f?: Partial<FeaturizerConfig>; cs: number[]; oos?: boolean; written?: boolean; typoAug?: number; augInScopeOnly?: boolean; seed?: number }> = JSON.parse(process.argv[3]);
+  const variants: Array<{ name: string; f?: Partial<FeaturizerConfig>; cs: number[]; oos?: boolean; written?: boolean; typoAug?: number; augInScopeOnly?: boolean; seed?: number; iters?: number }> = JSON.parse(process.argv[3]);
   for (const v of variants) {
     const extra: SourceSpec[] = [];
     if (v.written) extra.push({ path: join(DATA, 'train'), name: 'written' });
@@ -63,7 +63,7 @@ async function main() {
     };
     try {
       for (const c of v.cs) {
-        const fit = fitSoftmax(problem, { ...LBFGS, c, warmStart: warm });
+        const fit = fitSoftmax(problem, { ...LBFGS, ...(v.iters ? { maxIterations: v.iters } : {}), c, warmStart: warm });
         warm = fit.model;
         const pv = predictProbabilities(fit.model, xVal);
         const av = Array.from(yVal, (_, i) => answer(pv, i));
@@ -101,7 +101,7 @@ async function main() {
         const pw = predictProbabilities(fit.model, xW);
         const accW = written.filter((_, i) => answer(pw, i).best === yW[i]).length / written.length;
         console.log(
-          `${v.name}\tC=${c}\tfeat=${vocab.word.length}+${vocab.char.length}\tacc=${acc.toFixed(4)}\trej=${rejectedIn}\ttypo=${accTypo.toFixed(4)}\t${parts.join(' ')}\twritten=${accW.toFixed(4)}\tit=${fit.iterations}\t${((Date.now() - t0) / 1000).toFixed(0)}s`,
+          `${v.name}\tseed=${v.seed ?? 7}\tC=${c}\tfeat=${vocab.word.length}+${vocab.char.length}\tacc=${acc.toFixed(4)}\trej=${rejectedIn}\ttypo=${accTypo.toFixed(4)}\t${parts.join(' ')}\twritten=${accW.toFixed(4)}\tit=${fit.iterations}\t${((Date.now() - t0) / 1000).toFixed(0)}s`,
         );
       }
     } finally {

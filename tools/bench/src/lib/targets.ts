@@ -110,6 +110,16 @@ export async function startApp(name: string, env: Record<string, string> = {}): 
   });
 }
 
+/**
+ * With `BENCH_CPU_PROF=<dir>`, every deployed app runs under V8's sampling profiler and writes a
+ * `.cpuprofile` per thread into `<dir>/<app>` when it exits (Node refuses `--cpu-prof` in
+ * NODE_OPTIONS, so it goes on the command line). For finding where an app's time goes; a profiled
+ * run is slower, so its figures are not results.
+ */
+export function profilerArgs(name: string, dir = process.env['BENCH_CPU_PROF']): string[] {
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${join(dir, name)}`] : [];
+}
+
 /** A change to the deployed env: a value, or undefined to remove the variable; and why. */
 export type EnvChange = { value: string | undefined; why: string };
 
@@ -160,7 +170,7 @@ export async function startDeployedApp(name: string, options: DeployedAppOptions
   const server = await launch({
     name,
     command: process.execPath,
-    args: [main],
+    args: [...profilerArgs(name), main],
     cwd: WORKSPACE_ROOT,
     env: { ...baseEnv(), ...env },
     port,
