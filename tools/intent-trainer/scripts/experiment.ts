@@ -22,7 +22,7 @@ import { FEATURES, LBFGS } from '../src/trainer';
 const DATA = join(__dirname, '..', 'data');
 async function main() {
   const csv = process.argv[2];
-  const variants: Array<{ name: string; f?: Partial<FeaturizerConfig>; cs: number[]; oos?: boolean; written?: boolean; typoAug?: number; augInScopeOnly?: boolean; seed?: number; iters?: number }> = JSON.parse(process.argv[3]);
+  const variants: Array<{ name: string; f?: Partial<FeaturizerConfig>; cs: number[]; oos?: boolean; written?: boolean; typoAug?: number; augInScopeOnly?: boolean; seed?: number; iters?: number; typoRate?: number }> = JSON.parse(process.argv[3]);
   for (const v of variants) {
     const extra: SourceSpec[] = [];
     if (v.written) extra.push({ path: join(DATA, 'train'), name: 'written' });
@@ -31,7 +31,7 @@ async function main() {
     const norm = (t: string) => t.toLowerCase().replace(/\s+/g, ' ').trim();
     const valTexts = new Set(real.validation.map((e) => norm(e.text)));
     const seenX = new Set(real.train.map((e) => norm(e.text))); const extraRows = extra.flatMap((x) => readSource(x).examples).filter((e) => { const k = norm(e.text); if (valTexts.has(k) || seenX.has(k)) return false; seenX.add(k); return true; });
-    if (v.typoAug) { const { typoCopy } = require('../src/typos'); const base = [...real.train, ...extraRows].filter((e) => !(v.augInScopeOnly && e.label === 'out_of_scope')); for (let c = 0; c < Number(v.typoAug); c++) extraRows.push(...typoCopy(base, 13 + c)); }
+    if (v.typoAug) { const { typoCopy } = require('../src/typos'); const base = [...real.train, ...extraRows].filter((e) => !(v.augInScopeOnly && e.label === 'out_of_scope')); for (let c = 0; c < Number(v.typoAug); c++) extraRows.push(...typoCopy(base, 13 + c, v.typoRate ? { rate: v.typoRate } : {})); }
     const data = { train: [...real.train, ...extraRows], validation: real.validation, labels: [...new Set([...real.labels, ...extraRows.map((e) => e.label)])].sort() };
     const labels = data.labels;
     const idx = new Map(labels.map((l, i) => [l, i]));

@@ -49,7 +49,9 @@ function readOosFile(name: string): ParsedFile {
 
 const train = readOosFile('train.tsv');
 const validation = readOosFile('validation.tsv');
-const all = [...train.examples, ...validation.examples];
+/** Evaluation only (assistant-style requests, data/out-of-scope/README.md): never trained on. */
+const probe = readOosFile('assistant-probe.tsv');
+const all = [...train.examples, ...validation.examples, ...probe.examples];
 const labels = readFileSync(join(dataDir, 'labels.txt'), 'utf8')
   .split('\n')
   .map((l) => l.trim())
@@ -69,10 +71,10 @@ describe('out-of-scope data', () => {
   });
 
   it('has only well-formed "out_of_scope<TAB>text" lines', () => {
-    expect([...train.malformed, ...validation.malformed]).toEqual([]);
+    expect([...train.malformed, ...validation.malformed, ...probe.malformed]).toEqual([]);
   });
 
-  it('has no duplicate texts (case and whitespace ignored) in or across splits', () => {
+  it('has no duplicate texts (case and whitespace ignored) in or across splits and the probe', () => {
     const groups = findExactDuplicates(all).map((g) =>
       g.map((e) => `${e.source} "${e.text}"`).join(' = '),
     );
@@ -83,6 +85,19 @@ describe('out-of-scope data', () => {
     const pairs = findNearDuplicates(
       train.examples,
       validation.examples,
+      0.7,
+    ).map(
+      (p) =>
+        `${p.validation.source} "${p.validation.text}" ~ ${p.train.source} "${p.train.text}" (${p.jaccard.toFixed(3)})`,
+    );
+    expect(pairs).toEqual([]);
+  });
+
+  it('has no probe text with character 4-gram Jaccard >= 0.7 to a training or validation text', () => {
+    expect(probe.examples.length).toBeGreaterThanOrEqual(300);
+    const pairs = findNearDuplicates(
+      [...train.examples, ...validation.examples],
+      probe.examples,
       0.7,
     ).map(
       (p) =>

@@ -11,7 +11,8 @@ export const BANKING77_LICENSE =
  * The command line that builds the shipped model, given the folder holding Banking77's
  * `train.csv`: the real queries (10% of them held out, stratified and seeded, to choose C and
  * the threshold and to report validation figures), the repo's out-of-scope examples as a reject
- * class, the repo's written validation sets reported apart, and four typo'd copies of the
+ * class, the repo's written validation sets and the assistant-style out-of-scope probe (written
+ * after 2.0.0 was first trained, never used for a choice) reported apart, and four typo'd copies of the
  * in-scope training examples. The repo's written training examples are left out: they did not
  * measurably help on real queries (see the trainer's README).
  */
@@ -36,6 +37,8 @@ export function shippedArguments(
     `${join(dataDir, 'validation')},name=written-validation`,
     '--evaluate',
     `${join(dataDir, 'out-of-scope', 'validation.tsv')},name=out-of-scope-validation`,
+    '--evaluate',
+    `${join(dataDir, 'out-of-scope', 'assistant-probe.tsv')},name=assistant-probe`,
     '--typo-copies',
     '4',
     '--version',

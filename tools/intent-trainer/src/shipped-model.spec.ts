@@ -136,6 +136,21 @@ withData('the shipped intent model on real queries', () => {
     expect(oos?.examples).toBeGreaterThanOrEqual(250);
     expect(oos?.unknown_rate).toBeGreaterThanOrEqual(0.85);
   });
+
+  it('answers unknown to at least 85% of the assistant-style probe, a set no choice was made on, as its manifest says', async () => {
+    const spec = options.evaluate.find((s) => s.name === 'assistant-probe');
+    expect(spec).toBeDefined();
+    const probe = readSource(spec as (typeof options.evaluate)[number]).examples;
+    expect(probe.length).toBeGreaterThanOrEqual(300);
+    const got = await serviceAccuracy(
+      probe.map((e) => e.text),
+      probe.map(() => 'unknown'),
+    );
+    const reported = manifest.evaluation.other_sets?.find((s) => s.name === 'assistant-probe');
+    expect(reported?.examples).toBe(probe.length);
+    expect(got.unknown).toBeCloseTo(reported?.unknown_rate ?? -1, 3);
+    expect(got.unknown).toBeGreaterThanOrEqual(0.85);
+  });
 });
 
 withData('the shipped intent model is reproducible', () => {
