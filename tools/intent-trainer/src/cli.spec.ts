@@ -313,6 +313,10 @@ describe('expandShipped', () => {
           path: join(dataDir, 'out-of-scope', 'validation.tsv'),
           name: 'out-of-scope-validation',
         },
+        {
+          path: join(dataDir, 'out-of-scope', 'assistant-probe.tsv'),
+          name: 'assistant-probe',
+        },
       ],
       typoCopies: 4,
     });
