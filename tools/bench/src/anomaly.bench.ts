@@ -42,10 +42,10 @@ import {
   startAnomalyFairServer,
   type AnomalyCounters,
 } from './lib/anomaly-targets';
-import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
+import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren, rssMb } from './lib/processes';
-import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
+import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { runLoad, startDeployedApp, WORKSPACE_ROOT, type EnvChange, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
 import { describeOverrides } from './lib/deployed';
@@ -115,12 +115,8 @@ const { values: args } = parseArgs({
     'model-dir': { type: 'string', default: 'models' },
     'model-version': { type: 'string' },
     'baseline-version': { type: 'string' },
-    'log-level': { type: 'string', default: 'info' },
-    'log-dir': { type: 'string' },
-    sweep: { type: 'boolean', default: false },
-    levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
-    'point-duration': { type: 'string', default: '3' },
-    'point-warmup': { type: 'string', default: '1' },
+    ...LOG_OPTIONS,
+    ...SWEEP_OPTIONS,
     strict: { type: 'boolean', default: false },
     out: { type: 'string', default: 'tools/bench/results' },
     report: { type: 'string' },

@@ -20,9 +20,9 @@ import { describeOverrides } from './lib/deployed';
 import { killAllChildren } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
-import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
+import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import { runLoad, startBareServer, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
-import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS } from './lib/cli';
+import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { freePort } from './lib/processes';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
@@ -50,15 +50,11 @@ const { values: args } = parseArgs({
     'hit-pool': { type: 'string', default: '200' },
     corpus: { type: 'string', default: 'tools/intent-trainer/data/validation' },
     out: { type: 'string', default: 'tools/bench/results' },
-    'log-level': { type: 'string', default: 'info' },
-    'log-dir': { type: 'string' },
+    ...LOG_OPTIONS,
     stores: { type: 'string', default: 'memory' },
     'redis-url': { type: 'string' },
     'app-cpus': { type: 'string' },
-    sweep: { type: 'boolean', default: false },
-    levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
-    'point-duration': { type: 'string', default: '3' },
-    'point-warmup': { type: 'string', default: '1' },
+    ...SWEEP_OPTIONS,
     help: { type: 'boolean', default: false },
   },
 });

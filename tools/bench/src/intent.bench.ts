@@ -13,14 +13,14 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS } from './lib/cli';
+import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { deployedEnv, describeOverrides } from './lib/deployed';
-import { runSweep, SWEEP_LEVELS, writeSweepReport } from './lib/sweep';
+import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import {
   bareStats,
   DEPLOYED_NODE_OPTIONS,
@@ -78,12 +78,8 @@ const { values: args } = parseArgs({
     workers: { type: 'string', default: '1' },
     'intra-op-threads': { type: 'string' },
     'node-options': { type: 'string', default: DEPLOYED },
-    'log-level': { type: 'string', default: 'info' },
-    'log-dir': { type: 'string' },
-    sweep: { type: 'boolean', default: false },
-    levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
-    'point-duration': { type: 'string', default: '3' },
-    'point-warmup': { type: 'string', default: '1' },
+    ...LOG_OPTIONS,
+    ...SWEEP_OPTIONS,
     targets: { type: 'string', default: 'bare-once,bare-batched,inprocess,app' },
     'batch-size': { type: 'string', default: '256' },
     'batch-connections': { type: 'string', default: '4' },

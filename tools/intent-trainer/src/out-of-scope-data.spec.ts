@@ -64,6 +64,14 @@ const banking77Dir = resolve(
 const banking77Train = join(banking77Dir, 'train.csv');
 const haveBanking77 = existsSync(banking77Train);
 
+/** Pairs of `texts` and `against` at 4-gram Jaccard >= 0.7, one readable line each. */
+function nearDuplicates(against: readonly Example[], texts: readonly Example[]): string[] {
+  return findNearDuplicates(against, texts, 0.7).map(
+    (p) =>
+      `${p.validation.source} "${p.validation.text}" ~ ${p.train.source} "${p.train.text}" (${p.jaccard.toFixed(3)})`,
+  );
+}
+
 describe('out-of-scope data', () => {
   it('has at least 1,000 examples in all and 200 in validation', () => {
     expect(all.length).toBeGreaterThanOrEqual(1000);
@@ -82,28 +90,12 @@ describe('out-of-scope data', () => {
   });
 
   it('has no validation text with character 4-gram Jaccard >= 0.7 to a training text', () => {
-    const pairs = findNearDuplicates(
-      train.examples,
-      validation.examples,
-      0.7,
-    ).map(
-      (p) =>
-        `${p.validation.source} "${p.validation.text}" ~ ${p.train.source} "${p.train.text}" (${p.jaccard.toFixed(3)})`,
-    );
-    expect(pairs).toEqual([]);
+    expect(nearDuplicates(train.examples, validation.examples)).toEqual([]);
   });
 
   it('has no probe text with character 4-gram Jaccard >= 0.7 to a training or validation text', () => {
     expect(probe.examples.length).toBeGreaterThanOrEqual(300);
-    const pairs = findNearDuplicates(
-      [...train.examples, ...validation.examples],
-      probe.examples,
-      0.7,
-    ).map(
-      (p) =>
-        `${p.validation.source} "${p.validation.text}" ~ ${p.train.source} "${p.train.text}" (${p.jaccard.toFixed(3)})`,
-    );
-    expect(pairs).toEqual([]);
+    expect(nearDuplicates([...train.examples, ...validation.examples], probe.examples)).toEqual([]);
   });
 
   it('has no text equal to a label name', () => {

@@ -13,6 +13,12 @@ export const LOAD_OPTIONS = {
   'driver-cpus': { type: 'string' },
 } as const;
 
+/** The as-deployed options every benchmark takes: the apps' LOG_LEVEL (a list compares levels) and where their logs go. */
+export const LOG_OPTIONS = {
+  'log-level': { type: 'string', default: 'info' },
+  'log-dir': { type: 'string' },
+} as const;
+
 /** The CPU options' help lines, for every benchmark's usage text. */
 export const CPU_USAGE = `  --server-cpus <list>     run every server (apps and baselines) under taskset -c <list>, e.g. 0 for
                            the one core of a CPU limit of 1 (k8s/); default: no pinning

@@ -12,6 +12,14 @@ import { lineChart, type ChartSeries } from './svg-chart';
 
 export const SWEEP_LEVELS = [1, 2, 4, 8, 16, 32, 64, 128, 256];
 
+/** The load-curve options every benchmark takes (spread into parseArgs options). */
+export const SWEEP_OPTIONS = {
+  sweep: { type: 'boolean', default: false },
+  levels: { type: 'string', default: SWEEP_LEVELS.join(',') },
+  'point-duration': { type: 'string', default: '3' },
+  'point-warmup': { type: 'string', default: '1' },
+} as const;
+
 export interface SweepTarget {
   name: string;
   /** Draw dashed (the baseline). */
