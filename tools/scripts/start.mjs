@@ -205,5 +205,14 @@ function stopAll(exitCode = 0) {
 }
 process.on('SIGINT', () => stopAll(0));
 process.on('SIGTERM', () => stopAll(0));
+// `npm start` runs this script through a shell. Sent SIGTERM (by a process manager, a CI step's
+// timeout, `kill <npm's pid>`), npm passes it to that shell, which dies without passing it on: this
+// script would be re-parented and keep the apps running, holding their ports. It stops with its
+// parent instead, as on a signal; and when whoever reads its output has gone (EPIPE).
+const parentPid = process.ppid;
+setInterval(() => {
+  if (process.ppid !== parentPid) stopAll(0);
+}, 250).unref();
+process.stdout.on('error', () => stopAll(0));
 
 for (const app of APPS) launch(app);

@@ -4,6 +4,7 @@
  * records when piped and rendered text with --pretty (what a terminal gets).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { http } from './support/http';
@@ -152,6 +153,39 @@ describe('npm start (tools/scripts/start.mjs)', () => {
     script.proc.kill('SIGTERM');
     expect(await script.exited).toBe(0);
     expect(pids.filter(alive)).toEqual([]);
+  }, 90_000);
+
+  it('stops every app when `npm start` itself is sent SIGTERM (the shell npm runs it through does not pass the signal on)', async () => {
+    const base = await freeBase();
+    const npm = spawn('npm', ['start', '--', '--no-build', '--port-base', String(base), '--json'], {
+      cwd: ROOT,
+      env: { PATH: process.env['PATH'] ?? '', HOME: process.env['HOME'] ?? ROOT },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const npmExited = new Promise((r) => npm.once('exit', r));
+    let out = '';
+    npm.stdout?.setEncoding('utf8').on('data', (c: string) => (out += c));
+    npm.stderr?.resume();
+    const appPids = () => [...out.matchAll(/"msg":"started \S+ \(pid (\d+)\)/g)].map((m) => Number(m[1]));
+    try {
+      expect(await ready(`http://127.0.0.1:${base}`)).toBe(true);
+      const started = appPids();
+      expect(started).toHaveLength(3);
+      pids.push(...started);
+      // The apps' parent is start.mjs, under a shell under npm.
+      const scriptPid = Number(readFileSync(`/proc/${started[0]}/stat`, 'utf8').split(') ')[1].split(' ')[1]);
+      expect(scriptPid).not.toBe(npm.pid);
+      pids.push(scriptPid);
+
+      npm.kill('SIGTERM');
+      await npmExited;
+      const until = Date.now() + 20_000;
+      while ([scriptPid, ...started].some(alive) && Date.now() < until) await sleep(100);
+      expect([scriptPid, ...started].filter(alive)).toEqual([]);
+      expect(await portFree(base)).toBe(true);
+    } finally {
+      if (npm.exitCode === null) npm.kill('SIGKILL');
+    }
   }, 90_000);
 
   it('does not restart an app that refused its configuration, and gives up when all did (exit 78)', async () => {
