@@ -44,6 +44,7 @@ export function launchBareServer(
 ): Promise<RunningServer> {
   if (!existsSync(modelPath)) throw new Error(`${modelPath} does not exist`);
   const args = [
+    ...profilerArgs(name),
     '-r',
     require.resolve('ts-node/register/transpile-only'),
     // @ml/* imports (the fair anomaly baseline runs the app's libraries).
@@ -111,8 +112,8 @@ export async function startApp(name: string, env: Record<string, string> = {}): 
 }
 
 /**
- * With `BENCH_CPU_PROF=<dir>`, every deployed app runs under V8's sampling profiler and writes a
- * `.cpuprofile` per thread into `<dir>/<app>` when it exits (Node refuses `--cpu-prof` in
+ * With `BENCH_CPU_PROF=<dir>`, every deployed app and every baseline server runs under V8's
+ * sampling profiler and writes a `.cpuprofile` per thread into `<dir>/<name>` when it exits (Node refuses `--cpu-prof` in
  * NODE_OPTIONS, so it goes on the command line). For finding where an app's time goes; a profiled
  * run is slower, so its figures are not results.
  */
