@@ -21,6 +21,7 @@ import { killAllChildren } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
+import { coresUsed, cpuSnapshot } from './lib/cpu';
 import { runLoad, startBareServer, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
 import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { freePort } from './lib/processes';
@@ -165,29 +166,63 @@ async function benchRedis(): Promise<string> {
   return ownRedis.url;
 }
 
+/** Cores each process used while a scenario was measured (/proc; undefined elsewhere). */
+interface StackCpu {
+  gateway?: number;
+  /** The gateway's main thread alone: near 1.0, its event loop is what limits the scenario. */
+  gatewayEventLoop?: number;
+  app?: number;
+}
+
 interface StackRound {
   level: string;
   miss: LoadResult;
   hit: LoadResult;
   appC1: LoadResult;
   gatewayC1: LoadResult;
+  missCpu?: StackCpu;
+  hitCpu?: StackCpu;
 }
 
 interface Round {
   round: number;
   bare: LoadResult;
+  /** Cores the bare server used while measured. */
+  bareCpu?: number;
   stacks: StackRound[];
 }
 
-async function measureBare(generator: QueryGenerator): Promise<LoadResult> {
+async function measureBare(generator: QueryGenerator): Promise<{ result: LoadResult; cores?: number }> {
   let bareServer: RunningServer | undefined;
   try {
     bareServer = await startBareServer('batched', modelPath());
-    return await load(bareServer.url, new QueryCursor(generator));
+    // The load's own warm-up runs inside runLoad: the CPU figure covers it too (a few seconds of the same load).
+    const before = cpuSnapshot([bareServer.pid]);
+    const result = await load(bareServer.url, new QueryCursor(generator));
+    return { result, cores: coresUsed(before, cpuSnapshot([bareServer.pid]), bareServer.pid) };
   } finally {
     await bareServer?.stop();
   }
 }
+
+/** Measures a gateway scenario with the CPU the gateway (and its event loop) and the app used meanwhile. */
+async function measuredOnStack(stack: Stack, cursor: QueryCursor): Promise<{ result: LoadResult; cpu: StackCpu }> {
+  const pids = [stack.gateway.pid, stack.app.pid];
+  const before = cpuSnapshot(pids);
+  const result = await load(stack.gateway.url, cursor);
+  const after = cpuSnapshot(pids);
+  return {
+    result,
+    cpu: {
+      gateway: coresUsed(before, after, stack.gateway.pid),
+      gatewayEventLoop: coresUsed(before, after, stack.gateway.pid, true),
+      app: coresUsed(before, after, stack.app.pid),
+    },
+  };
+}
+
+const cpuText = (c: StackCpu | undefined) =>
+  c?.gateway === undefined ? '' : `gateway ${fmt(c.gateway, 2)} (event loop ${fmt(c.gatewayEventLoop, 2)}), app ${fmt(c.app, 2)}`;
 
 async function measureStack(level: string, round: number): Promise<StackRound> {
   const stack = await startStack(level, round);
@@ -199,11 +234,12 @@ async function measureStack(level: string, round: number): Promise<StackRound> {
     const appC1 = await load(stack.app.url, new QueryCursor(new QueryGenerator(corpus(), 7)), c1);
     const gatewayC1 = await load(stack.gateway.url, new QueryCursor(new QueryGenerator(corpus(), 8)), c1);
     // Distinct queries (another seed than the baseline's), so every gateway request is a cache miss.
-    const miss = await load(stack.gateway.url, new QueryCursor(new QueryGenerator(corpus(), 2)));
+    const { result: miss, cpu: missCpu } = await measuredOnStack(stack, new QueryCursor(new QueryGenerator(corpus(), 2)));
     const hitCursor = new QueryCursor(new QueryGenerator(corpus(), 99), Number(args['hit-pool']));
-    const hit = await load(stack.gateway.url, hitCursor);
+    const { result: hit, cpu: hitCpu } = await measuredOnStack(stack, hitCursor);
     log(`  log=${level}: miss ${fmt(miss.reqPerSec)} req/s, hit ${fmt(hit.reqPerSec)} req/s, c=1 p50 app ${fmt(appC1.latencyMs.p50, 3)} ms, gateway ${fmt(gatewayC1.latencyMs.p50, 3)} ms`);
-    return { level, miss, hit, appC1, gatewayC1 };
+    if (missCpu.gateway !== undefined) log(`  log=${level}: cores, misses: ${cpuText(missCpu)}; hits: ${cpuText(hitCpu)}`);
+    return { level, miss, hit, appC1, gatewayC1, missCpu, hitCpu };
   } finally {
     await stack.stop();
   }
@@ -294,7 +330,7 @@ async function main() {
     const round: Round = { round: r, bare: undefined as unknown as LoadResult, stacks: [] };
     for (const config of r % 2 === 1 ? configs : [...configs].reverse()) {
       log(`round ${r}: ${config === 'bare' ? 'bare micro-batching server' : `gateway -> intent-classifier, log=${config}`}`);
-      if (config === 'bare') round.bare = await measureBare(generator);
+      if (config === 'bare') ({ result: round.bare, cores: round.bareCpu } = await measureBare(generator));
       else round.stacks.push(await measureStack(config, r));
     }
     results.push(round);
@@ -303,16 +339,35 @@ async function main() {
   const bare = m((x) => x.bare.reqPerSec);
   const s = (x: Round, level: string) => x.stacks.find((st) => st.level === level);
   const failed = (r: LoadResult) => r.non2xx + r.errors + r.timeouts;
-  const rows = [{ target: 'bare micro-batching server (baseline)', rps: bare, p50: m((x) => x.bare.latencyMs.p50), p99: m((x) => x.bare.latencyMs.p99), failed: results.reduce((a, x) => a + failed(x.bare), 0) }];
+  const bareCores = m((x) => x.bareCpu);
+  const rows = [
+    {
+      target: 'bare micro-batching server (baseline)',
+      rps: bare,
+      p50: m((x) => x.bare.latencyMs.p50),
+      p99: m((x) => x.bare.latencyMs.p99),
+      failed: results.reduce((a, x) => a + failed(x.bare), 0),
+      cores: bareCores === undefined ? '' : `server ${fmt(bareCores, 2)}`,
+    },
+  ];
   for (const level of stackConfigs) {
-    const row = (target: string, f: (st: StackRound) => LoadResult) => ({
-      target: `${target} (log=${level})`,
-      rps: m((x) => (s(x, level) ? f(s(x, level) as StackRound).reqPerSec : undefined)),
-      p50: m((x) => (s(x, level) ? f(s(x, level) as StackRound).latencyMs.p50 : undefined)),
-      p99: m((x) => (s(x, level) ? f(s(x, level) as StackRound).latencyMs.p99 : undefined)),
-      failed: results.reduce((a, x) => a + (s(x, level) ? failed(f(s(x, level) as StackRound)) : 0), 0),
-    });
-    rows.push(row('gateway -> app, cache misses', (st) => st.miss), row('gateway, cache hits', (st) => st.hit), row('app alone, c=1', (st) => st.appC1), row('gateway -> app, c=1', (st) => st.gatewayC1));
+    const row = (target: string, f: (st: StackRound) => LoadResult, cpu?: (st: StackRound) => StackCpu | undefined) => {
+      const cores = (k: keyof StackCpu) => m((x) => (s(x, level) && cpu ? cpu(s(x, level) as StackRound)?.[k] : undefined));
+      return {
+        target: `${target} (log=${level})`,
+        rps: m((x) => (s(x, level) ? f(s(x, level) as StackRound).reqPerSec : undefined)),
+        p50: m((x) => (s(x, level) ? f(s(x, level) as StackRound).latencyMs.p50 : undefined)),
+        p99: m((x) => (s(x, level) ? f(s(x, level) as StackRound).latencyMs.p99 : undefined)),
+        failed: results.reduce((a, x) => a + (s(x, level) ? failed(f(s(x, level) as StackRound)) : 0), 0),
+        cores: cpuText({ gateway: cores('gateway'), gatewayEventLoop: cores('gatewayEventLoop'), app: cores('app') }),
+      };
+    };
+    rows.push(
+      row('gateway -> app, cache misses', (st) => st.miss, (st) => st.missCpu),
+      row('gateway, cache hits', (st) => st.hit, (st) => st.hitCpu),
+      row('app alone, c=1', (st) => st.appC1),
+      row('gateway -> app, c=1', (st) => st.gatewayC1),
+    );
   }
   const added = Object.fromEntries(
     stackConfigs.map((level) => [level, m((x) => (s(x, level) ? (s(x, level) as StackRound).gatewayC1.latencyMs.p50 - (s(x, level) as StackRound).appC1.latencyMs.p50 : undefined))]),
@@ -345,6 +400,7 @@ async function main() {
       { header: 'p50 ms', value: (r) => fmt(r.p50, 3), align: 'right' },
       { header: 'p99 ms', value: (r) => fmt(r.p99, 3), align: 'right' },
       { header: 'failed (all rounds)', value: (r) => String(r.failed), align: 'right' },
+      { header: 'cores (medians; event loop near 1.00 = the limit)', value: (r) => r.cores, align: 'left' },
     ]),
     ...stackConfigs.map((level) => `latency the gateway adds at c=1 (p50, log=${level}): ${fmt(added[level], 3)} ms`),
     ...levelRatios.map((r) => `${r.name}: ${fmt(r.value, 2)} (${r.what})`),

@@ -264,7 +264,9 @@ async function measureTarget(target: Target, round: number, generator: QueryGene
       log(
         `  ${target.id} ${name} c=${connections}: ${fmt(load.reqPerSec)} req/s, ${fmt(load.itemsPerSec)} queries/s, ` +
           `p50 ${fmt(load.latencyMs.p50, 2)} ms, p99 ${fmt(load.latencyMs.p99, 2)} ms, mean batch ${fmt(m.meanBatch, 1)}` +
-          (cpu ? `, cores: server ${cpu.server.toFixed(2)} driver ${cpu.driver.toFixed(2)} other ${cpu.other.toFixed(2)}` : '') +
+          (cpu
+            ? `, cores: server ${cpu.server.toFixed(2)}${cpu.serverEventLoop === undefined ? '' : ` (event loop ${cpu.serverEventLoop.toFixed(2)})`} driver ${cpu.driver.toFixed(2)} other ${cpu.other.toFixed(2)}`
+            : '') +
           (load.non2xx + load.errors + load.timeouts ? `, non2xx ${load.non2xx} errors ${load.errors} timeouts ${load.timeouts}` : ''),
       );
       out.push(m);
@@ -300,6 +302,8 @@ interface Summary {
   p99?: number;
   meanBatch?: number;
   serverCores?: number;
+  /** Of serverCores, the server's main thread (its event loop). */
+  eventLoopCores?: number;
   /** Queries per second per core the server used: efficiency, less sensitive to a noisy machine. */
   queriesPerCoreSec?: number;
   otherCores?: number;
@@ -352,6 +356,7 @@ function summarise(measurements: Measurement[]): Summary[] {
         p99: median(ms.map((m) => m.load.latencyMs.p99)),
         meanBatch: median(ms.map((m) => m.meanBatch)),
         serverCores: median(ms.map((m) => m.cpu?.server)),
+        eventLoopCores: median(ms.map((m) => m.cpu?.serverEventLoop)),
         queriesPerCoreSec: median(ms.map((m) => (m.cpu && m.cpu.server > 0 ? m.load.itemsPerSec / m.cpu.server : undefined))),
         otherCores: median(ms.map((m) => m.cpu?.other)),
         failures: ms.reduce((a, m) => a + m.load.non2xx + m.load.errors + m.load.timeouts, 0),
@@ -467,6 +472,7 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
     { header: 'p99 ms', value: (s) => fmt(s.p99, 2) },
     { header: 'mean batch', value: (s) => fmt(s.meanBatch, 1) },
     { header: 'server cores', value: (s) => fmt(s.serverCores, 2) },
+    { header: 'event loop', value: (s) => fmt(s.eventLoopCores, 2) },
     { header: 'queries/core-s', value: (s) => fmt(s.queriesPerCoreSec) },
     { header: 'other cores', value: (s) => fmt(s.otherCores, 2) },
     { header: 'failed', value: (s) => String(s.failures) },
@@ -479,7 +485,7 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
     `Intent classifier benchmark: model ${result.model.name}@${result.model.version}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
     `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; every request a distinct query`,
     ...(m.pinning ? [`CPU: ${m.pinning}`] : []),
-    `server cores / other cores: CPU used by the target process / by everything else but the load generator (noise)`,
+    `server cores / other cores: CPU used by the target process / by everything else but the load generator (noise); event loop: the target's main thread alone (near 1.00: it is the limit)`,
     result.overrides
       ? `apps as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, logs to a file) except:`
       : `apps with LOG_LEVEL=warn, logs piped to the benchmark (run before the deployed default)`,

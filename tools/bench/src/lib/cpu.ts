@@ -14,20 +14,29 @@ export interface CpuSnapshot {
   machineTotal: number;
   /** Jiffies (user + system) per watched process id. */
   processes: Map<number, number>;
+  /**
+   * Jiffies of each watched process's main thread (its event loop, for Node), apart from its other
+   * threads (inference workers, the libuv pool, V8's GC helpers): a process whose event loop is
+   * near 1.0 core is limited by it, whatever its total says.
+   */
+  eventLoops: Map<number, number>;
 }
 
 export interface CpuUsage {
   /** Cores used, averaged over the interval (1.0 = one core fully busy). */
   server: number;
+  /** Of `server`, what its main thread (the event loop) used. */
+  serverEventLoop?: number;
   driver: number;
   other: number;
 }
 
 const available = existsSync('/proc/stat');
 
-function processJiffies(pid: number): number {
+/** User + system jiffies of a process (`/proc/<pid>/stat`) or of one of its threads (`/proc/<pid>/task/<tid>/stat`). */
+function processJiffies(pid: number, tid?: number): number {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return Number(fields[11]) + Number(fields[12]);
@@ -44,7 +53,23 @@ export function cpuSnapshot(pids: number[]): CpuSnapshot | undefined {
   // user nice system idle iowait irq softirq steal (guest time is already inside user).
   const idle = n[3] + (n[4] ?? 0);
   const total = n.slice(0, 8).reduce((a, b) => a + (b || 0), 0);
-  return { machineBusy: total - idle, machineTotal: total, processes: new Map(pids.map((p) => [p, processJiffies(p)])) };
+  return {
+    machineBusy: total - idle,
+    machineTotal: total,
+    processes: new Map(pids.map((p) => [p, processJiffies(p)])),
+    eventLoops: new Map(pids.map((p) => [p, processJiffies(p, p)])),
+  };
+}
+
+/** Cores `pid` used between two snapshots (1.0 = one core fully busy); its event loop's alone with `eventLoop`. */
+export function coresUsed(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, pid: number, eventLoop = false): number | undefined {
+  if (!before || !after) return undefined;
+  const total = after.machineTotal - before.machineTotal;
+  if (total <= 0) return undefined;
+  const from = eventLoop ? before.eventLoops : before.processes;
+  const to = eventLoop ? after.eventLoops : after.processes;
+  if (!from.has(pid) || !to.has(pid)) return undefined;
+  return (((to.get(pid) ?? 0) - (from.get(pid) ?? 0)) * cpus().length) / total;
 }
 
 /** Cores used between two snapshots by the server, this process (the driver), and the rest. */
@@ -58,7 +83,12 @@ export function cpuBetween(before: CpuSnapshot | undefined, after: CpuSnapshot |
   const driver = delta(process.pid);
   const busy = after.machineBusy - before.machineBusy;
   const scale = cores / total;
-  return { server: server * scale, driver: driver * scale, other: Math.max(0, busy - server - driver) * scale };
+  return {
+    server: server * scale,
+    serverEventLoop: coresUsed(before, after, serverPid, true),
+    driver: driver * scale,
+    other: Math.max(0, busy - server - driver) * scale,
+  };
 }
 
 /** Cores the rest of the machine used over `sampleMs` (excluding this process). */
