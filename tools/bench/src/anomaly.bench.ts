@@ -43,7 +43,7 @@ import {
   type AnomalyCounters,
 } from './lib/anomaly-targets';
 import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
-import { cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
+import { coresUsed, cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren, rssMb } from './lib/processes';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
@@ -258,9 +258,8 @@ function coresOf(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined
   const usage = cpuBetween(before, after, serverPid);
   if (!usage || !before || !after) return undefined;
   if (redisPid === undefined) return { ...usage };
-  const scale = cpus().length / (after.machineTotal - before.machineTotal);
-  const redis = ((after.processes.get(redisPid) ?? 0) - (before.processes.get(redisPid) ?? 0)) * scale;
-  return { server: usage.server, driver: usage.driver, redis, other: Math.max(0, usage.other - redis) };
+  const redis = coresUsed(before, after, redisPid) ?? 0;
+  return { ...usage, redis, other: Math.max(0, usage.other - redis) };
 }
 
 /** What every app run changes in the deployed env: the model under test, its workers, room for every customer. */

@@ -24,9 +24,9 @@ let stdoutLog: LogDestination | undefined;
  * sonic-boom in its `buffer` content mode, each line handed over as a Buffer. In its default
  * `utf8` mode it appends each line to one growing string and measures that whole string's UTF-8
  * length on every write (`Buffer.byteLength`, which first flattens the concatenation), so a line's
- * cost grows with what the buffer already holds: at `info`, under load, about 15 µs of the intent
- * classifier's event loop per request, measured per thread from /proc (tools/bench, 2026-12-05).
- * In `buffer` mode a line costs its own conversion and a push.
+ * cost grows with what the buffer already holds. In `buffer` mode a line costs its own conversion
+ * and a push: 0.8 against 2.0 µs of CPU per 280-byte line (node microbenchmark, 2026-12-05; see
+ * docs/ARCHITECTURE.md, Logging).
  */
 export function bufferedDestination(fd: number): LogDestination {
   const destination = pino.destination({

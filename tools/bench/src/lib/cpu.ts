@@ -61,28 +61,31 @@ export function cpuSnapshot(pids: number[]): CpuSnapshot | undefined {
   };
 }
 
-/** Cores `pid` used between two snapshots (1.0 = one core fully busy); its event loop's alone with `eventLoop`. */
-export function coresUsed(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, pid: number, eventLoop = false): number | undefined {
+/** Cores per jiffy between two snapshots (all cores' jiffies are counted in the machine total). */
+function coresPerJiffy(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined): number | undefined {
   if (!before || !after) return undefined;
   const total = after.machineTotal - before.machineTotal;
-  if (total <= 0) return undefined;
+  return total > 0 ? cpus().length / total : undefined;
+}
+
+/** Cores `pid` used between two snapshots (1.0 = one core fully busy); its event loop's alone with `eventLoop`. */
+export function coresUsed(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, pid: number, eventLoop = false): number | undefined {
+  const scale = coresPerJiffy(before, after);
+  if (scale === undefined || !before || !after) return undefined;
   const from = eventLoop ? before.eventLoops : before.processes;
   const to = eventLoop ? after.eventLoops : after.processes;
   if (!from.has(pid) || !to.has(pid)) return undefined;
-  return (((to.get(pid) ?? 0) - (from.get(pid) ?? 0)) * cpus().length) / total;
+  return ((to.get(pid) ?? 0) - (from.get(pid) ?? 0)) * scale;
 }
 
 /** Cores used between two snapshots by the server, this process (the driver), and the rest. */
 export function cpuBetween(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined, serverPid: number): CpuUsage | undefined {
-  if (!before || !after) return undefined;
-  const total = after.machineTotal - before.machineTotal;
-  if (total <= 0) return undefined;
-  const cores = cpus().length;
+  const scale = coresPerJiffy(before, after);
+  if (scale === undefined || !before || !after) return undefined;
   const delta = (pid: number) => (after.processes.get(pid) ?? 0) - (before.processes.get(pid) ?? 0);
   const server = delta(serverPid);
   const driver = delta(process.pid);
   const busy = after.machineBusy - before.machineBusy;
-  const scale = cores / total;
   return {
     server: server * scale,
     serverEventLoop: coresUsed(before, after, serverPid, true),
