@@ -25,8 +25,8 @@ let stdoutLog: LogDestination | undefined;
  * `utf8` mode it appends each line to one growing string and measures that whole string's UTF-8
  * length on every write (`Buffer.byteLength`, which first flattens the concatenation), so a line's
  * cost grows with what the buffer already holds. In `buffer` mode a line costs its own conversion
- * and a push: 0.8 against 2.0 µs of CPU per 280-byte line (node microbenchmark, 2026-12-05; see
- * docs/ARCHITECTURE.md, Logging).
+ * and a push: 0.8 against 2.0 µs of CPU per 280-byte line (tools/bench/src/log-write.ts,
+ * 2026-12-05; see docs/ARCHITECTURE.md, Logging).
  */
 export function bufferedDestination(fd: number): LogDestination {
   const destination = pino.destination({
