@@ -12,8 +12,9 @@ export class AuthModule implements OnModuleInit {
   static forRoot(config: AuthConfig): DynamicModule {
     return {
       module: AuthModule,
-      providers: [{ provide: AUTH_CONFIG, useValue: config }, { provide: APP_GUARD, useClass: ApiKeyGuard }],
-      exports: [AUTH_CONFIG],
+      // The guard is a provider of its own too, so a route Fastify serves directly can call it.
+      providers: [{ provide: AUTH_CONFIG, useValue: config }, ApiKeyGuard, { provide: APP_GUARD, useExisting: ApiKeyGuard }],
+      exports: [AUTH_CONFIG, ApiKeyGuard],
     };
   }
 

@@ -12,6 +12,7 @@ import { GatewayService, MODEL_NAMES, type ModelName } from './gateway.service';
 import { MonitoringController } from './monitoring.controller';
 import { OipProxyController } from './oip.proxy.controller';
 import { PredictController, type GatewayOptions } from './predict.controller';
+import { PredictDirectRoutes } from './predict.direct';
 import { UpstreamClient } from './upstream.client';
 
 const BREAKER_STATE = { closed: 0, 'half-open': 1, open: 2 } as const;
@@ -147,6 +148,7 @@ export class GatewayApiModule {
         { provide: GATEWAY_CACHE, useFactory: (b: ReturnType<typeof makeCache>) => b.cache, inject: ['GATEWAY_CACHE_BUNDLE'] },
         { provide: GATEWAY_REDIS_STATUS, useFactory: (b: ReturnType<typeof makeCache>) => b.status, inject: ['GATEWAY_CACHE_BUNDLE'] },
         GatewayService,
+        PredictDirectRoutes,
         {
           provide: 'GATEWAY_RATE_LIMIT_OBSERVER',
           useFactory: observeRateLimits,

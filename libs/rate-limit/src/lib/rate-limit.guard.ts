@@ -93,10 +93,29 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
     const { context, limit, ttl, throttler } = props;
     const { req, res } = this.getRequestResponse(context);
+    const declared = this.reflector.getAllAndOverride<number | RateLimitCostFn | undefined>(RATE_LIMIT_COST, [
+      context.getHandler(),
+      context.getClass(),
+    ]);
+    await this.charge(req, res as { header(name: string, value: string): unknown }, this.costOf(declared, req as CostRequest), { name: throttler.name, limit, ttl });
+    return true;
+  }
+
+  /**
+   * Charges `cost` units to the request's client (its API key, else its IP) under the policy, sets
+   * the RateLimit headers and throws `RATE_LIMITED` when the budget is spent. What the guard does
+   * for each request; a route Fastify serves directly calls it itself (after authentication).
+   */
+  async charge(
+    req: Record<string, unknown>,
+    res: { header(name: string, value: string): unknown },
+    cost: number,
+    policy: { name?: string; limit: number; ttl: number } = { limit: this.limiter.limit, ttl: this.limiter.windowSeconds * 1000 },
+  ): Promise<void> {
+    const { limit, ttl } = policy;
     const tracker = trackerOf(req as TrackedRequest);
-    const cost = this.costOf(context, req as CostRequest);
-    const name = throttler.name ?? this.limiter.policyName;
-    const key = props.generateKey(context, `${tracker.kind}:${tracker.name}`, name);
+    const name = policy.name ?? this.limiter.policyName;
+    const key = `${name}:${tracker.kind}:${tracker.name}`;
     // The request's Redis budget, created here (the first Redis call of a gateway request) and
     // shared with its later Redis calls (the prediction cache) through the request object.
     const budget = this.limiter.redisBudgetMs === undefined ? undefined : redisBudgetOf(req, this.limiter.redisBudgetMs);
@@ -105,20 +124,17 @@ export class RateLimitGuard extends ThrottlerGuard {
     const windowSeconds = Math.ceil(ttl / 1000);
     const resetSeconds = secondsUntilReset(result.resetMs);
     const remaining = Math.max(0, limit - result.count);
-    this.setResponseHeader(res, 'RateLimit-Policy', policyHeader(name, limit, windowSeconds));
-    this.setResponseHeader(res, 'RateLimit', rateLimitHeader(name, remaining, resetSeconds));
-    if (result.allowed) return true;
+    res.header('RateLimit-Policy', policyHeader(name, limit, windowSeconds));
+    res.header('RateLimit', rateLimitHeader(name, remaining, resetSeconds));
+    if (result.allowed) return;
 
     const retryAfterSeconds = Math.max(1, resetSeconds);
     this.limiter.notifyRejected({ ...tracker, cost, limit, remaining, retryAfterSeconds });
     throw new RateLimitedError(tracker, limit, windowSeconds, cost, retryAfterSeconds);
   }
 
-  private costOf(context: ExecutionContext, request: CostRequest): number {
-    const declared = this.reflector.getAllAndOverride<number | RateLimitCostFn | undefined>(RATE_LIMIT_COST, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
+  /** What a request costs under a `@RateLimitCost` declaration (a number or a function; none = 1). */
+  costOf(declared: number | RateLimitCostFn | undefined, request: CostRequest): number {
     if (typeof declared !== 'function') return normaliseCost(declared);
     try {
       return normaliseCost(declared(request));
