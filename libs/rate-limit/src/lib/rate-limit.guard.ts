@@ -80,16 +80,6 @@ export class RateLimitGuard extends ThrottlerGuard {
     return this.reflector.getAllAndOverride<boolean>(SKIP_RATE_LIMIT, [context.getHandler(), context.getClass()]) === true;
   }
 
-  protected override async getTracker(request: Record<string, unknown>): Promise<string> {
-    const t = trackerOf(request as TrackedRequest);
-    return `${t.kind}:${t.name}`;
-  }
-
-  /** Per client, not per route: every limited route draws on the same budget. */
-  protected override generateKey(_context: ExecutionContext, tracker: string, throttlerName: string): string {
-    return `${throttlerName}:${tracker}`;
-  }
-
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
     const { context, limit, ttl, throttler } = props;
     const { req, res } = this.getRequestResponse(context);
@@ -115,6 +105,7 @@ export class RateLimitGuard extends ThrottlerGuard {
     const { limit, ttl } = policy;
     const tracker = trackerOf(req as TrackedRequest);
     const name = policy.name ?? this.limiter.policyName;
+    // Per client, not per route (`<policy>:<key|ip>:<name>`): every limited route draws on the same budget.
     const key = `${name}:${tracker.kind}:${tracker.name}`;
     // The request's Redis budget, created here (the first Redis call of a gateway request) and
     // shared with its later Redis calls (the prediction cache) through the request object.
