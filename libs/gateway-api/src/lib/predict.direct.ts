@@ -47,7 +47,7 @@ export function predictRoutes(): DirectRoute[] {
  * same place as before: Fastify's error handler, which Nest points at the global ProblemFilter.
  * Fastify-level hooks (request id, admission, access log, metrics, body limits) run as for any
  * route. Why: on a cache hit the gateway's event loop is the limit, and Nest's guard and router
- * machinery (execution contexts, metadata reads, several awaits per guard) cost about a fifth of
+ * machinery (execution contexts, metadata reads, several awaits per guard) cost about a sixth of
  * its CPU per request (docs/ARCHITECTURE.md, "Gateway prediction routes served by Fastify directly").
  *
  * PredictController's methods must keep the `(body, request, reply)` signature; the app refuses to
