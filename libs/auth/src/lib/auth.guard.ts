@@ -63,7 +63,7 @@ export class ApiKeyGuard implements CanActivate {
     } else if (this.reflector.getAllAndOverride<boolean>(PUBLIC, targets) || PUBLIC_PATHS.test(path)) {
       return true;
     }
-    this.authenticate(request, this.reflector.getAllAndOverride<ModelScope | undefined>(SCOPE, targets));
+    this.authenticate(request, requiredScope(context.getHandler(), context.getClass()));
     return true;
   }
 
@@ -84,7 +84,7 @@ export class ApiKeyGuard implements CanActivate {
   }
 }
 
-/** The scope `@RequiresScope` gave a route handler (or its controller), read once at boot. */
+/** The scope `@RequiresScope` gave a route handler, else its controller (the guard's reading, and a direct route's at boot). */
 export function requiredScope(handler: object, controller: object): ModelScope | undefined {
   return (Reflect.getMetadata(SCOPE, handler) ?? Reflect.getMetadata(SCOPE, controller)) as ModelScope | undefined;
 }

@@ -2,7 +2,7 @@ import { Injectable, RequestMethod, type OnApplicationBootstrap, type OnModuleIn
 import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants';
 import { HttpAdapterHost, ModuleRef } from '@nestjs/core';
 import { ApiKeyGuard, requiredScope, type AuthedRequest } from '@ml/auth';
-import { RATE_LIMIT_COST, RateLimitGuard, type CostRequest, type RateLimitCostFn } from '@ml/rate-limit';
+import { RateLimitGuard, declaredCost, type CostRequest } from '@ml/rate-limit';
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify';
 import { PredictController } from './predict.controller';
 
@@ -13,7 +13,7 @@ interface DirectRoute {
   url: string;
   handler: PredictHandler;
   scope: ReturnType<typeof requiredScope>;
-  cost: number | RateLimitCostFn | undefined;
+  cost: ReturnType<typeof declaredCost>;
 }
 
 const join = (...parts: string[]) => '/' + parts.map((p) => p.replace(/^\/+|\/+$/g, '')).filter(Boolean).join('/');
@@ -21,7 +21,6 @@ const join = (...parts: string[]) => '/' + parts.map((p) => p.replace(/^\/+|\/+$
 /** The routes PredictController declares, with what its decorators say about each (read once). */
 export function predictRoutes(): DirectRoute[] {
   const base = String(Reflect.getMetadata(PATH_METADATA, PredictController) ?? '');
-  const cost = Reflect.getMetadata(RATE_LIMIT_COST, PredictController) as DirectRoute['cost'];
   const proto = PredictController.prototype as unknown as Record<string, unknown>;
   return Object.getOwnPropertyNames(proto)
     .filter((name) => name !== 'constructor')
@@ -32,7 +31,7 @@ export function predictRoutes(): DirectRoute[] {
       url: join(base, String(Reflect.getMetadata(PATH_METADATA, fn))),
       handler: fn,
       scope: requiredScope(fn, PredictController),
-      cost: (Reflect.getMetadata(RATE_LIMIT_COST, fn) as DirectRoute['cost']) ?? cost,
+      cost: declaredCost(fn, PredictController),
     }));
 }
 

@@ -23,6 +23,11 @@ export const SkipRateLimit = () => SetMetadata(SKIP_RATE_LIMIT, true);
  */
 export const RateLimitCost = (cost: number | RateLimitCostFn) => SetMetadata(RATE_LIMIT_COST, cost);
 
+/** What `@RateLimitCost` declared for a route handler, else for its controller (none: undefined, i.e. 1 unit). */
+export function declaredCost(handler: object, controller: object): number | RateLimitCostFn | undefined {
+  return (Reflect.getMetadata(RATE_LIMIT_COST, handler) ?? Reflect.getMetadata(RATE_LIMIT_COST, controller)) as number | RateLimitCostFn | undefined;
+}
+
 /**
  * A cost function for batch routes: the length of the first of `fields` in the body that is an
  * array, else 1 (a malformed body still costs a request; validation rejects it afterwards).

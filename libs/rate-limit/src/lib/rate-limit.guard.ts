@@ -10,7 +10,7 @@ import {
   type ThrottlerRequest,
   type ThrottlerStorage,
 } from '@nestjs/throttler';
-import { RATE_LIMIT_COST, SKIP_RATE_LIMIT, normaliseCost, type CostRequest, type RateLimitCostFn } from './rate-limit.decorators';
+import { SKIP_RATE_LIMIT, declaredCost, normaliseCost, type CostRequest, type RateLimitCostFn } from './rate-limit.decorators';
 import { RateLimitedError } from './rate-limit.errors';
 import { policyHeader, rateLimitHeader } from './rate-limit.headers';
 import { RateLimitService } from './rate-limit.service';
@@ -83,11 +83,8 @@ export class RateLimitGuard extends ThrottlerGuard {
   protected override async handleRequest(props: ThrottlerRequest): Promise<boolean> {
     const { context, limit, ttl, throttler } = props;
     const { req, res } = this.getRequestResponse(context);
-    const declared = this.reflector.getAllAndOverride<number | RateLimitCostFn | undefined>(RATE_LIMIT_COST, [
-      context.getHandler(),
-      context.getClass(),
-    ]);
-    await this.charge(req, res as { header(name: string, value: string): unknown }, this.costOf(declared, req as CostRequest), { name: throttler.name, limit, ttl });
+    const cost = this.costOf(declaredCost(context.getHandler(), context.getClass()), req as CostRequest);
+    await this.charge(req, res as { header(name: string, value: string): unknown }, cost, { name: throttler.name, limit, ttl });
     return true;
   }
 
