@@ -135,6 +135,12 @@ export interface DeployedAppOptions {
   cpus?: string;
   /** What this benchmark must change besides address, port, Redis and log level, each with its reason. */
   changes?: Record<string, EnvChange>;
+  /**
+   * The checkout whose build (`<root>/dist/apps/<name>/main.js`, resolving its own node_modules) is
+   * run; default this workspace. The env is always this workspace's k8s/, so two builds compare
+   * under the same deployment.
+   */
+  root?: string;
 }
 
 export interface DeployedApp extends RunningServer {
@@ -151,7 +157,8 @@ export interface DeployedApp extends RunningServer {
  * load balancer to drain), no Redis unless `redisUrl`, `logLevel`, and `changes`. The result lists them.
  */
 export async function startDeployedApp(name: string, options: DeployedAppOptions): Promise<DeployedApp> {
-  const main = join(WORKSPACE_ROOT, 'dist', 'apps', name, 'main.js');
+  const root = options.root ?? WORKSPACE_ROOT;
+  const main = join(root, 'dist', 'apps', name, 'main.js');
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`NX_DAEMON=false npx nx build ${name}\` first`);
   const deployed = deployedEnv(name);
   const port = await freePort();
@@ -172,7 +179,8 @@ export async function startDeployedApp(name: string, options: DeployedAppOptions
     name,
     command: process.execPath,
     args: [...profilerArgs(name), main],
-    cwd: WORKSPACE_ROOT,
+    // Relative paths of the deployed env (the shipped models) are the checkout's own.
+    cwd: root,
     env: { ...baseEnv(), ...env },
     port,
     readyPath: '/health/ready',
