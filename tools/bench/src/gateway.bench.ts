@@ -11,7 +11,6 @@
  *
  *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/gateway.bench.ts [--duration 10] [--rounds 1] [--log-level info,warn] [--sweep]
  */
-import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -22,7 +21,8 @@ import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/q
 import { fmt, median, ratio, renderTable } from './lib/report';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import { coresUsed, cpuSnapshot } from './lib/cpu';
-import { runLoad, startBareServer, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
+import { benchApiKey, startGatewayStack, type GatewayStack } from './lib/gateway-stack';
+import { runLoad, startBareServer, WORKSPACE_ROOT, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
 import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { freePort } from './lib/processes';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -79,8 +79,7 @@ const logDir = resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `gatew
 const corpus = () => readCorpus(resolve(WORKSPACE_ROOT, args.corpus ?? ''));
 
 /** A key made for this run: the gateway runs with NODE_ENV=production, so the development key is refused. */
-const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
-const API_KEYS = `bench:${createHash('sha256').update(API_KEY).digest('hex')}`;
+const { key: API_KEY, keysEnv: API_KEYS } = benchApiKey();
 
 function modelPath(): string {
   const dir = join(WORKSPACE_ROOT, 'models', 'intent-classifier');
@@ -93,51 +92,18 @@ const queryBody = (cursor: QueryCursor) => () => JSON.stringify({ query: cursor.
 const load = (url: string, cursor: QueryCursor, over: Partial<Parameters<typeof runLoad>[1]> = {}) =>
   runLoad(url, { connections, durationSec, warmupSec, path: '/predict/intent', method: 'POST', headers: { 'content-type': 'application/json', 'x-api-key': API_KEY }, body: queryBody(cursor), ...over });
 
-interface Stack {
-  app: DeployedApp;
-  gateway: DeployedApp;
-  stop(): Promise<void>;
-}
+type Stack = GatewayStack;
 
 const overridesByApp: Record<string, EnvOverride[]> = {};
 
 /** The intent classifier and the gateway in front of it, each its own process, as deployed. */
 async function startStack(config: string, round: number | string): Promise<Stack> {
-  mkdirSync(logDir, { recursive: true });
   const [level, store] = config.split('+');
   const redisUrl = store === 'redis' ? await benchRedis() : undefined;
-  const app = await startDeployedApp('intent-classifier', {
-    logFile: join(logDir, `intent-classifier-log=${config}-r${round}.log`),
-    logLevel: level,
-    redisUrl,
-    cpus: args['app-cpus'],
-  });
-  try {
-    const gateway = await startDeployedApp('gateway', {
-      logFile: join(logDir, `gateway-log=${config}-r${round}.log`),
-      logLevel: level,
-      redisUrl,
-      changes: {
-        INTENT_CLASSIFIER_URL: { value: app.url, why: 'the local intent-classifier process' },
-        ANOMALY_DETECTOR_URL: { value: 'http://127.0.0.1:9', why: 'not run here: a closed local port instead of an unresolvable name' },
-        ML_API_KEYS: { value: API_KEYS, why: 'a key made for this run' },
-        RATE_LIMIT_REQUESTS: { value: '100000000', why: 'raised: one key sends all the load' },
-      },
-    });
-    overridesByApp[`intent-classifier log=${config}`] = app.overrides;
-    overridesByApp[`gateway log=${config}`] = gateway.overrides;
-    return {
-      app,
-      gateway,
-      stop: async () => {
-        await gateway.stop();
-        await app.stop();
-      },
-    };
-  } catch (e) {
-    await app.stop();
-    throw e;
-  }
+  const stack = await startGatewayStack({ logDir, tag: `log=${config}-r${round}`, keysEnv: API_KEYS, logLevel: level, redisUrl, appCpus: args['app-cpus'] });
+  overridesByApp[`intent-classifier log=${config}`] = stack.app.overrides;
+  overridesByApp[`gateway log=${config}`] = stack.gateway.overrides;
+  return stack;
 }
 
 let ownRedis: { url: string; port: number; child: ChildProcess } | undefined;

@@ -23,7 +23,6 @@
  *   npx ts-node --transpile-only -P tools/bench/tsconfig.json tools/bench/src/paired.bench.ts [--bursts 8] [--duration 3] [--scenarios hit,miss]
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
@@ -34,7 +33,8 @@ import { coresUsed, cpuSnapshot } from './lib/cpu';
 import { killAllChildren } from './lib/processes';
 import { QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
-import { runLoad, startDeployedApp, WORKSPACE_ROOT, type DeployedApp, type LoadResult } from './lib/targets';
+import { benchApiKey, startGatewayStack, type GatewayStack } from './lib/gateway-stack';
+import { runLoad, WORKSPACE_ROOT, type LoadResult } from './lib/targets';
 
 const USAGE = `usage: paired.bench.ts [options]
   --log-level <a,b>     the two LOG_LEVELs compared on this build (info,warn); with --root-b, one level for both
@@ -142,37 +142,16 @@ const sides: [Side, Side] =
 
 const runStamp = new Date().toISOString().replace(/[:.]/g, '-');
 const logDir = resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `paired-${runStamp}`));
-const API_KEY = `bench-${randomBytes(16).toString('hex')}`;
-const API_KEYS = `bench:${createHash('sha256').update(API_KEY).digest('hex')}`;
+const { key: API_KEY, keysEnv: API_KEYS } = benchApiKey();
 
-interface Pair {
+interface Pair extends GatewayStack {
   side: Side;
-  app: DeployedApp;
-  gateway: DeployedApp;
 }
 
 async function startPair(side: Side, index: number): Promise<Pair> {
-  mkdirSync(logDir, { recursive: true });
-  const extra = Object.fromEntries(Object.entries(side.env ?? {}).map(([k, v]) => [k, { value: v, why: '--env-b' }]));
-  const app = await startDeployedApp('intent-classifier', {
-    root: side.root,
-    logLevel: side.level,
-    logFile: join(logDir, `intent-classifier-${index}.log`),
-    changes: extra,
-  });
-  const gateway = await startDeployedApp('gateway', {
-    root: side.root,
-    logLevel: side.level,
-    logFile: join(logDir, `gateway-${index}.log`),
-    changes: {
-      INTENT_CLASSIFIER_URL: { value: app.url, why: 'the local intent-classifier process of this side' },
-      ANOMALY_DETECTOR_URL: { value: 'http://127.0.0.1:9', why: 'not run here: a closed local port instead of an unresolvable name' },
-      ML_API_KEYS: { value: API_KEYS, why: 'a key made for this run' },
-      RATE_LIMIT_REQUESTS: { value: '100000000', why: 'raised: one key sends all the load' },
-      ...extra,
-    },
-  });
-  return { side, app, gateway };
+  const changes = Object.fromEntries(Object.entries(side.env ?? {}).map(([k, v]) => [k, { value: v, why: '--env-b' }]));
+  const stack = await startGatewayStack({ logDir, tag: String(index), keysEnv: API_KEYS, logLevel: side.level, root: side.root, changes });
+  return { ...stack, side };
 }
 
 interface Sample {
@@ -251,10 +230,7 @@ async function main() {
     }
     report(results, startedAt, load1, pairs);
   } finally {
-    for (const p of pairs) {
-      await p.gateway.stop();
-      await p.app.stop();
-    }
+    for (const p of pairs) await p.stop();
   }
 }
 

@@ -1,7 +1,7 @@
 /*
  * Writes the shipped hold-out split of Banking77's train.csv, drawn with each given seed, as CSV
  * files for the scikit-learn anchor (`anchor.py`): train-<seed>.csv, val-<seed>.csv and
- * valtypo-<seed>.csv (the validation queries' typo'd copy, seed 12, as the trainer makes it).
+ * valtypo-<seed>.csv (the validation queries' typo'd copy, with the trainer's own TYPO_SEED).
  * The rows are Banking77's: write them outside the repo (e.g. /tmp), never commit them.
  * Not part of the build or the tests. Example:
  *   npx ts-node --transpile-only -P tools/intent-trainer/tsconfig.json tools/intent-trainer/scripts/export-splits.ts \
@@ -10,6 +10,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { loadSources } from '../src/sources';
+import { TYPO_SEED } from '../src/trainer';
 import { typoCopy } from '../src/typos';
 
 const [csv, out, ...seeds] = process.argv.slice(2);
@@ -31,6 +32,6 @@ for (const seed of seeds.map(Number)) {
   });
   write(`train-${seed}.csv`, split.train);
   write(`val-${seed}.csv`, split.validation);
-  write(`valtypo-${seed}.csv`, typoCopy(split.validation, 12));
+  write(`valtypo-${seed}.csv`, typoCopy(split.validation, TYPO_SEED));
   console.log(`seed ${seed}: ${split.train.length} training, ${split.validation.length} validation queries`);
 }
