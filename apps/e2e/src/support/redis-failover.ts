@@ -180,12 +180,21 @@ const quantile = (xs: number[], q: number) => {
   return s[Math.min(s.length - 1, Math.floor(q * s.length))];
 };
 
+/**
+ * Transactions folded into a stored profile: in the binary form (first byte 0xB1, then the profile
+ * version, a flags byte and `n` as a little-endian float64; libs/anomaly profile.codec.ts), or in
+ * the JSON an earlier build (or ANOMALY_PROFILE_ENCODING=json) wrote.
+ */
+function foldedCount(p: Buffer): number {
+  return p[0] === 0xb1 ? p.readDoubleLE(3) : Number((JSON.parse(p.toString('utf8')) as { n: number }).n);
+}
+
 /** Reads a profile hash directly: revision and transactions folded. */
 export async function readProfile(t: TopologyUnderTest, user: string): Promise<{ rev: number; n: number }> {
   const c = t.reader();
   try {
-    const [rev, p] = await c.hmget(profileKey(user), 'rev', 'p');
-    return { rev: Number(rev ?? 0), n: p ? Number((JSON.parse(p) as { n: number }).n) : 0 };
+    const [rev, p] = await c.hmgetBuffer(profileKey(user), 'rev', 'p');
+    return { rev: Number(rev?.toString() ?? 0), n: p ? foldedCount(p) : 0 };
   } finally {
     c.disconnect();
   }

@@ -3,6 +3,9 @@ import { DEFAULT_MAX_AMOUNT, type TransactionRules } from '@ml/contracts';
 
 const DAY_MS = 86_400_000;
 
+export const PROFILE_ENCODINGS = ['binary', 'json'] as const;
+export type ProfileEncoding = (typeof PROFILE_ENCODINGS)[number];
+
 export interface AnomalyConfig {
   /** Most customer profiles the in-memory store holds (least recently used go first). */
   profileMax: number;
@@ -12,6 +15,12 @@ export interface AnomalyConfig {
   keyPrefix: string;
   /** Compare-and-set attempts after the first, per customer, before a fold is given up. */
   casRetries: number;
+  /**
+   * How profiles are written to Redis: `binary` (profile.codec.ts) or `json`, the form builds
+   * before 2026-12-05 wrote and read. Both are always read; `json` is for a rolling upgrade while
+   * such builds still share the Redis (or may be rolled back to).
+   */
+  profileEncoding: ProfileEncoding;
   /** Circuit breaker in front of Redis. */
   breaker: { failureThreshold: number; recoveryMs: number };
   transactionRules: TransactionRules;
@@ -30,6 +39,7 @@ export function loadAnomalyConfig(source: Env = process.env): AnomalyConfig {
       ANOMALY_PROFILE_TTL_DAYS: env.number(90, { min: 0.001, max: 3650 }),
       ANOMALY_PROFILE_KEY_PREFIX: env.string('ml:profile:'),
       ANOMALY_PROFILE_CAS_RETRIES: env.int(8, { min: 0, max: 100 }),
+      ANOMALY_PROFILE_ENCODING: env.oneOf(PROFILE_ENCODINGS, 'binary'),
       ANOMALY_REDIS_BREAKER_THRESHOLD: env.int(3, { min: 1, max: 1000 }),
       ANOMALY_REDIS_BREAKER_RECOVERY_MS: env.int(2000, { min: 10, max: 600_000 }),
       MAX_TRANSACTION_AMOUNT: env.number(DEFAULT_MAX_AMOUNT, { min: 0.01, max: 1e12 }),
@@ -54,6 +64,7 @@ export function loadAnomalyConfig(source: Env = process.env): AnomalyConfig {
     profileTtlMs: Math.round((e.ANOMALY_PROFILE_TTL_DAYS as number) * DAY_MS),
     keyPrefix: prefix,
     casRetries: e.ANOMALY_PROFILE_CAS_RETRIES as number,
+    profileEncoding: e.ANOMALY_PROFILE_ENCODING as ProfileEncoding,
     breaker: {
       failureThreshold: e.ANOMALY_REDIS_BREAKER_THRESHOLD as number,
       recoveryMs: e.ANOMALY_REDIS_BREAKER_RECOVERY_MS as number,

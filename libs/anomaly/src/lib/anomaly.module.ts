@@ -37,6 +37,7 @@ export function createProfileStore(options: AnomalyOptions, metrics?: AnomalyMet
     ttlMs: anomaly.profileTtlMs,
     breaker,
     casRetries: anomaly.casRetries,
+    encoding: anomaly.profileEncoding,
     probeIntervalMs: Math.min(500, anomaly.breaker.recoveryMs),
   });
 }

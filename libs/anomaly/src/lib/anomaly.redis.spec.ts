@@ -21,13 +21,14 @@ import {
   type TestApp,
 } from '../testing/anomaly.testing';
 import { POPULATION_ONLY } from './anomaly.detector';
+import { decodeProfile } from './profile.codec';
 
 const HOUR = 3_600_000;
 
 async function storedProfile(client: Redis, prefix: string, user: string): Promise<UserProfile | undefined> {
   // The app stores under the prefix plus the profile version of the model it serves (2.0.0: v2).
-  const text = await client.hget(`${prefix}v2:${user}`, 'p');
-  return text ? (JSON.parse(text) as UserProfile) : undefined;
+  const bytes = await client.hgetBuffer(`${prefix}v2:${user}`, 'p');
+  return bytes ? decodeProfile(bytes) : undefined;
 }
 
 function metric(text: string, name: string, labels: string): number {
@@ -281,8 +282,8 @@ describe('model versions sharing one Redis (rollout and rollback)', () => {
       expect(res.status).toBe(200);
       expect(res.json.predictions[0].model).toEqual({ name: 'anomaly-detector', version });
     }
-    const v2 = JSON.parse((await client.hget(`${prefix}v2:rolf`, 'p')) as string) as UserProfile;
-    const v1 = JSON.parse((await client.hget(`${prefix}v1:rolf`, 'p')) as string) as UserProfile;
+    const v2 = decodeProfile((await client.hgetBuffer(`${prefix}v2:rolf`, 'p')) as Buffer) as UserProfile;
+    const v1 = decodeProfile((await client.hgetBuffer(`${prefix}v1:rolf`, 'p')) as Buffer) as UserProfile;
     expect([v2.v, v2.n, v1.v, v1.n]).toEqual([2, 12, 1, 12]);
     expect(v2.radius?.n).toBe(12);
     expect(v1.radius).toBeUndefined();

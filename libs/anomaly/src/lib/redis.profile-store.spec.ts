@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { deleteKeys, freePort, redisClient, startRedisServer, stopProcess, tx, uniquePrefix, waitFor } from '../testing/anomaly.testing';
 import { isProfileStoreArgumentError, isProfileStoreUnavailableError } from './anomaly.errors';
 import type { StoredProfile } from './profile.store';
+import { MAGIC, decodeProfile } from './profile.codec';
 import { RedisProfileStore } from './redis.profile-store';
 
 const DAY = 86_400_000;
@@ -180,16 +181,48 @@ describe('RedisProfileStore on the shared Redis', () => {
     expect(r.written).toBe(0);
   });
 
+  it('stores profiles in the binary form, still reads a JSON profile an earlier build wrote, and rewrites it in the binary form', async () => {
+    const store = make(a);
+    const written = fold('j1', 'json')(undefined) as UserProfile;
+    // what builds before the binary form wrote: the profile as JSON
+    await a.hset(prefix + 'json', 'rev', '4', 'p', JSON.stringify(written));
+    const base = (await store.load(['json'])).get('json') as StoredProfile;
+    expect(base).toEqual({ rev: 4, profile: JSON.parse(JSON.stringify(written)) });
+    expect(store.status()['unreadable_profiles']).toBeUndefined();
+    expect(await store.commit([{ userId: 'json', base, apply: fold('j2', 'json') }])).toEqual({ written: 1, unchanged: 0, conflicts: 0, failed: [] });
+    const bytes = (await a.hgetBuffer(prefix + 'json', 'p')) as Buffer;
+    expect(bytes[0]).toBe(MAGIC);
+    expect(decodeProfile(bytes)?.ids).toEqual(['j1', 'j2']);
+    expect((await store.load(['json'])).get('json')).toMatchObject({ rev: 5, profile: { n: 2, ids: ['j1', 'j2'] } });
+  });
+
+  it("with encoding 'json' writes what earlier builds read, and shares customers with binary writers (a rolling upgrade)", async () => {
+    const json = make(a, { encoding: 'json' });
+    const binary = make(b);
+    const stores = [json, binary, json, binary];
+    for (let i = 0; i < stores.length; i++) {
+      const base = (await stores[i].load(['mixed'])).get('mixed') as StoredProfile;
+      expect(await stores[i].commit([{ userId: 'mixed', base, apply: fold(`m${i}`, 'mixed') }])).toMatchObject({ written: 1 });
+      const bytes = (await a.hgetBuffer(prefix + 'mixed', 'p')) as Buffer;
+      if (stores[i] === json) expect((JSON.parse(bytes.toString('utf8')) as UserProfile).ids).toHaveLength(i + 1);
+      else expect(decodeProfile(bytes)?.ids).toHaveLength(i + 1);
+    }
+    expect((await json.load(['mixed'])).get('mixed')?.profile?.ids).toEqual(['m0', 'm1', 'm2', 'm3']);
+  });
+
   it('treats a stored value that is not a current profile as a new customer and overwrites it', async () => {
     const store = make(a);
     await a.hset(prefix + 'bad', 'rev', '7', 'p', '{"v":0}');
     await a.hset(prefix + 'junk', 'rev', 'x', 'p', 'not json');
+    // the binary form's first byte, then nothing a profile can be made of
+    await a.hset(prefix + 'cut', 'rev', '2', 'p', Buffer.from([MAGIC, 2, 0, 1]));
     await a.hset(prefix + 'norev', 'rev', '3');
-    const loaded = await store.load(['bad', 'junk', 'norev']);
+    const loaded = await store.load(['bad', 'junk', 'norev', 'cut']);
     expect(loaded.get('bad')).toEqual({ rev: 7, profile: undefined });
     expect(loaded.get('junk')).toEqual({ rev: 0, profile: undefined });
     expect(loaded.get('norev')).toEqual({ rev: 3, profile: undefined });
-    expect(store.status()['unreadable_profiles']).toBe(2);
+    expect(loaded.get('cut')).toEqual({ rev: 2, profile: undefined });
+    expect(store.status()['unreadable_profiles']).toBe(3);
     const r = await store.commit([
       { userId: 'bad', base: loaded.get('bad') as StoredProfile, apply: fold('t', 'bad') },
       { userId: 'junk', base: loaded.get('junk') as StoredProfile, apply: fold('t', 'junk') },

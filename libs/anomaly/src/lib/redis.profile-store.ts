@@ -4,6 +4,7 @@ import { isRedisBudgetExceededError, pingRedis, unboundedClientProblem, type Red
 import type { CircuitBreaker } from '@ml/resilience';
 import { createHash } from 'node:crypto';
 import { ProfileStoreArgumentError, ProfileStoreUnavailableError } from './anomaly.errors';
+import { decodeProfile, encodeProfile } from './profile.codec';
 import { NO_PROFILE, type CommitResult, type ProfileStore, type ProfileStoreStatus, type ProfileUpdate, type StoredProfile } from './profile.store';
 
 /**
@@ -37,6 +38,8 @@ export interface RedisProfileStoreOptions {
   breaker: CircuitBreaker;
   /** Compare-and-set attempts after the first before a customer's fold is given up (default 8). */
   casRetries?: number;
+  /** How profiles are written (default `binary`); both forms are always read. */
+  encoding?: 'binary' | 'json';
   /** While degraded, PING this often so the store recovers without traffic; 0 = never (default 1000). */
   probeIntervalMs?: number;
   /** Pause before conflict retry `attempt` (0-based); default a few jittered milliseconds. */
@@ -46,14 +49,18 @@ export interface RedisProfileStoreOptions {
 const defaultBackoff = (attempt: number) =>
   new Promise<void>((resolve) => setTimeout(resolve, Math.random() * Math.min(20, 2 ** attempt)));
 
-function toRev(raw: string | null | undefined): number {
-  const n = raw === null || raw === undefined ? 0 : Number(raw);
+function toRev(raw: Buffer | null | undefined): number {
+  const n = raw === null || raw === undefined ? 0 : Number(raw.toString('latin1'));
   return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }
 
+/** The first byte of a profile stored as JSON (by builds before the binary form). */
+const JSON_START = 0x7b;
+
 /**
  * Customer history in Redis, shared by every replica: one hash per customer holding its revision
- * and profile JSON, expiring `ttlMs` after the last write. Reads of a whole batch are one pipelined
+ * and profile (in the binary form of `profile.codec.ts`; a JSON profile an earlier build wrote is
+ * still read, and replaced by the next write), expiring `ttlMs` after the last write. Reads of a whole batch are one pipelined
  * round trip; each write-back is a Lua compare-and-set on the revision, re-read and re-applied on
  * conflict, so concurrent replicas never drop each other's transactions. Every call goes through
  * the breaker and the client's command timeout, and within the request's RedisBudget when one is
@@ -71,6 +78,7 @@ export class RedisProfileStore implements ProfileStore {
   private readonly casRetries: number;
   private readonly isProfile: (value: unknown) => value is UserProfile;
   private readonly backoff: (attempt: number) => Promise<void>;
+  private readonly encode: (profile: UserProfile) => Buffer | string;
   private readonly listeners = new Set<(degraded: boolean) => void>();
   private readonly probeTimer?: ReturnType<typeof setInterval>;
   private readonly detach: () => void;
@@ -95,6 +103,7 @@ export class RedisProfileStore implements ProfileStore {
     this.casRetries = retries;
     this.isProfile = options.isProfile ?? ((value: unknown): value is UserProfile => isUserProfile(value));
     this.backoff = options.backoff ?? defaultBackoff;
+    this.encode = options.encoding === 'json' ? (p) => JSON.stringify(p) : encodeProfile;
     this.degraded = client.status !== 'ready';
     if (this.degraded) this.degradedSince = Date.now();
 
@@ -122,7 +131,7 @@ export class RedisProfileStore implements ProfileStore {
     // Plain commands, not an explicit pipeline: the client's auto-pipelining sends every command
     // issued in one tick (this request's customers and other requests' alike) in one write, where
     // an explicit pipeline costs a socket write per request.
-    const rows = await this.guarded('read', () => Promise.all(unique.map((id) => this.client.hmget(this.keyPrefix + id, 'rev', 'p'))), budget);
+    const rows = await this.guarded('read', () => Promise.all(unique.map((id) => this.client.hmgetBuffer(this.keyPrefix + id, 'rev', 'p'))), budget);
     unique.forEach((id, i) => out.set(id, this.parse(id, rows[i])));
     return out;
   }
@@ -207,7 +216,7 @@ export class RedisProfileStore implements ProfileStore {
   }
 
   private compareAndSet(userId: string, rev: number, profile: UserProfile, budget?: RedisBudget): Promise<number> {
-    const args = [this.keyPrefix + userId, String(rev), JSON.stringify(profile), String(this.ttlMs)];
+    const args = [this.keyPrefix + userId, String(rev), this.encode(profile), String(this.ttlMs)];
     return this.guarded('write', async () => {
       let reply: unknown;
       try {
@@ -221,15 +230,19 @@ export class RedisProfileStore implements ProfileStore {
     }, budget);
   }
 
-  private parse(userId: string, row: (string | null)[] | undefined): StoredProfile {
+  private parse(userId: string, row: (Buffer | null)[] | undefined): StoredProfile {
     const rev = toRev(row?.[0]);
-    const text = row?.[1];
-    if (text === null || text === undefined) return rev === 0 ? NO_PROFILE : { rev, profile: undefined };
+    const bytes = row?.[1];
+    if (bytes === null || bytes === undefined) return rev === 0 ? NO_PROFILE : { rev, profile: undefined };
     let value: unknown;
-    try {
-      value = JSON.parse(text);
-    } catch {
-      value = undefined;
+    if (bytes[0] === JSON_START) {
+      try {
+        value = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        value = undefined;
+      }
+    } else {
+      value = decodeProfile(bytes);
     }
     if (this.isProfile(value)) return { rev, profile: value };
     // Another profile version or a damaged value: score as a new customer and overwrite it.
