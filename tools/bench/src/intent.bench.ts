@@ -379,7 +379,11 @@ interface RatioParams {
   batchSize: number;
 }
 
-function ratios(summary: Summary[], p: RatioParams, inProcess?: number): Ratio[] {
+/**
+ * `inProcess`: the best in-process rate (1 or 2 threads, whichever was faster); `inProcessByThreads`:
+ * the rate with each thread count, for the like-for-like ratio of an app running `intra=<n>` threads.
+ */
+function ratios(summary: Summary[], p: RatioParams, inProcess?: number, inProcessByThreads: Map<number, number> = new Map()): Ratio[] {
   const get = (target: string, scenario: Scenario) => summary.find((s) => s.target === target && s.scenario === scenario);
   const once = get('bare-once', 'single');
   const batched = get('bare-batched', 'single');
@@ -409,6 +413,15 @@ function ratios(summary: Summary[], p: RatioParams, inProcess?: number): Ratio[]
           name: `${id} batch endpoint / in-process session.run (predictions/s)`,
           value: ratio(appBatch.queriesPerSec, inProcess),
           meaning: `${p.batchSize} per request over HTTP vs ${p.batchSize}-row runs with no server (target >= 0.80)`,
+        });
+      }
+      const threads = Number(/ intra=(\d+)/.exec(id)?.[1]);
+      const sameThreads = inProcessByThreads.get(threads);
+      if (sameThreads !== undefined) {
+        out.push({
+          name: `${id} batch endpoint / in-process session.run with ${threads} thread(s) (predictions/s)`,
+          value: ratio(appBatch.queriesPerSec, sameThreads),
+          meaning: `the same, against runs on as many onnxruntime threads as the app has (its deployment's CPU limit)`,
         });
       }
     }
@@ -462,7 +475,12 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
   const o = result.options;
   const summary = summarise(result.measurements);
   const inProcess = median((result.inProcess ?? []).map((r) => r.result.predictionsPerSec));
-  const ratioRows = ratios(summary, o, inProcess);
+  const byThreads = new Map<number, number>();
+  for (const threads of new Set((result.inProcess ?? []).flatMap((r) => r.result.tried.map((t) => t.threads)))) {
+    const rate = median((result.inProcess ?? []).flatMap((r) => r.result.tried.filter((t) => t.threads === threads).map((t) => t.predictionsPerSec)));
+    if (rate !== undefined) byThreads.set(threads, rate);
+  }
+  const ratioRows = ratios(summary, o, inProcess, byThreads);
   const columns: Column<Summary>[] = [
     { header: 'target', value: (s) => s.target, align: 'left' },
     { header: 'scenario', value: (s) => `${s.scenario} c=${s.connections}`, align: 'left' },
