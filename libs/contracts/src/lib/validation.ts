@@ -78,8 +78,7 @@ export function generalProblems(dto: ClassConstructor<object>, body: object): Fi
  */
 function branchDeeperThan(value: object, max: number): string | undefined {
   const stack: Array<{ value: unknown; depth: number; top: string }> = [{ value, depth: 1, top: '' }];
-  while (stack.length) {
-    const next = stack.pop()!;
+  for (let next = stack.pop(); next !== undefined; next = stack.pop()) {
     if (next.value === null || typeof next.value !== 'object') continue;
     if (next.depth > max) return next.top;
     for (const [key, child] of Object.entries(next.value)) {
