@@ -102,7 +102,9 @@ export function encodeProfile(p: UserProfile): Buffer {
   const lists = [p.hours, p.hourly.counts, p.recent.ts, p.recent.usd];
   const widths = lists.map(widthOf);
   if (p.ids.length > 0xffff || lists.some((l) => l.length > 0xffff)) throw new RangeError('profile list too long');
-  // At most: strings take 3 bytes per UTF-16 unit; the result is the part written.
+  // At most: strings take 3 bytes per UTF-16 unit; the result is the part written. Fixed part:
+  // magic, version, flags; n, first, last; amount; the three map counts; hourly.end; ids count;
+  // places count.
   let size = 3 + 3 * 8 + 4 * 8 + 3 + 8 + 2 + 1 + p.places.length * 24 + (p.givenHome ? 16 : 0) + (p.lastSeen ? 24 : 0) + (p.radius ? 32 : 0);
   for (let i = 0; i < lists.length; i++) size += 3 + lists[i].length * widths[i];
   for (const k of categories) size += 2 + 3 * k.length + 4 * 8;

@@ -3,6 +3,7 @@ import { isUserProfile, type UserProfile } from '@ml/anomaly-features';
 import { isRedisBudgetExceededError, pingRedis, unboundedClientProblem, type RedisBudget, type RedisClient } from '@ml/redis';
 import type { CircuitBreaker } from '@ml/resilience';
 import { createHash } from 'node:crypto';
+import type { ProfileEncoding } from './anomaly.config';
 import { ProfileStoreArgumentError, ProfileStoreUnavailableError } from './anomaly.errors';
 import { decodeProfile, encodeProfile } from './profile.codec';
 import { NO_PROFILE, type CommitResult, type ProfileStore, type ProfileStoreStatus, type ProfileUpdate, type StoredProfile } from './profile.store';
@@ -39,7 +40,7 @@ export interface RedisProfileStoreOptions {
   /** Compare-and-set attempts after the first before a customer's fold is given up (default 8). */
   casRetries?: number;
   /** How profiles are written (default `binary`); both forms are always read. */
-  encoding?: 'binary' | 'json';
+  encoding?: ProfileEncoding;
   /** While degraded, PING this often so the store recovers without traffic; 0 = never (default 1000). */
   probeIntervalMs?: number;
   /** Pause before conflict retry `attempt` (0-based); default a few jittered milliseconds. */
@@ -60,8 +61,8 @@ const JSON_START = 0x7b;
 /**
  * Customer history in Redis, shared by every replica: one hash per customer holding its revision
  * and profile (in the binary form of `profile.codec.ts`; a JSON profile an earlier build wrote is
- * still read, and replaced by the next write), expiring `ttlMs` after the last write. Reads of a whole batch are one pipelined
- * round trip; each write-back is a Lua compare-and-set on the revision, re-read and re-applied on
+ * still read, and replaced by the next write), expiring `ttlMs` after the last write. Reads of a
+ * whole batch are one pipelined round trip; each write-back is a Lua compare-and-set on the revision, re-read and re-applied on
  * conflict, so concurrent replicas never drop each other's transactions. Every call goes through
  * the breaker and the client's command timeout, and within the request's RedisBudget when one is
  * given (a call with nothing left is not sent). A failure marks the store degraded: requests then
