@@ -8,6 +8,7 @@ export { TransactionScorer, type ScoringModel, type ScoringOutcome, type Transac
 export type { CommitResult, FoldFailure, ProfileStore, ProfileStoreStatus, ProfileUpdate, StoredProfile } from './lib/profile.store';
 export { MemoryProfileStore, type MemoryProfileStoreOptions } from './lib/memory.profile-store';
 export { RedisProfileStore, type RedisProfileStoreOptions } from './lib/redis.profile-store';
+export { decodeProfile, encodeProfile } from './lib/profile.codec';
 export {
   ProfileLockTimeoutError,
   ProfileStoreArgumentError,
