@@ -7,6 +7,8 @@
  *   npx ts-node --transpile-only -P tools/intent-trainer/tsconfig.json tools/intent-trainer/scripts/experiment.ts \
  *     ../shared/data/banking77/train.csv '[{"name":"b","cs":[20],"oos":true,"typoAug":4,"augInScopeOnly":true,
  *       "f":{"charNgrams":{"min":2,"max":4},"maxFeatures":20000,"maxWordFeatures":5000}}]'
+ * A variant may name its out-of-scope training file (`"oosPath"`, default data/out-of-scope/train.tsv)
+ * and the out-of-scope set it reports (`"oosEval"`, default data/out-of-scope/validation.tsv).
  */
 import { join } from 'node:path';
 import { parseTsv, readSplit } from '../src/dataset';
@@ -22,11 +24,11 @@ import { FEATURES, LBFGS } from '../src/trainer';
 const DATA = join(__dirname, '..', 'data');
 async function main() {
   const csv = process.argv[2];
-  const variants: Array<{ name: string; f?: Partial<FeaturizerConfig>; cs: number[]; oos?: boolean; written?: boolean; typoAug?: number; augInScopeOnly?: boolean; seed?: number; iters?: number; typoRate?: number }> = JSON.parse(process.argv[3]);
+  const variants: Array<{ name: string; f?: Partial<FeaturizerConfig>; cs: number[]; oos?: boolean; written?: boolean; typoAug?: number; augInScopeOnly?: boolean; seed?: number; iters?: number; typoRate?: number; oosPath?: string; oosEval?: string }> = JSON.parse(process.argv[3]);
   for (const v of variants) {
     const extra: SourceSpec[] = [];
     if (v.written) extra.push({ path: join(DATA, 'train'), name: 'written' });
-    if (v.oos) extra.push({ path: join(DATA, 'out-of-scope', 'train.tsv'), name: 'oos' });
+    if (v.oos) extra.push({ path: v.oosPath ?? join(DATA, 'out-of-scope', 'train.tsv'), name: 'oos' });
     const real = loadSources({ dataDir: DATA, sources: [{ path: csv, name: 'banking77' }], labelsFromData: true, reservedLabel: 'unknown', holdout: { fraction: 0.1, seed: v.seed ?? 7 } });
     const norm = (t: string) => t.toLowerCase().replace(/\s+/g, ' ').trim();
     const valTexts = new Set(real.validation.map((e) => norm(e.text)));
@@ -37,7 +39,7 @@ async function main() {
     const idx = new Map(labels.map((l, i) => [l, i]));
     const oosIdx = idx.get('out_of_scope') ?? -1;
     const valIn = data.validation;
-    const oosVal = parseTsv(readFileSync(join(DATA, 'out-of-scope', 'validation.tsv'), 'utf8'), 'oos').map((e) => e.text);
+    const oosVal = parseTsv(readFileSync(v.oosEval ?? join(DATA, 'out-of-scope', 'validation.tsv'), 'utf8'), 'oos').map((e) => e.text);
     const written = readSplit(DATA, 'validation');
     const cfg = { ...FEATURES, ...(v.f ?? {}) } as FeaturizerConfig;
     const t0 = Date.now();

@@ -1,5 +1,5 @@
 // Prints a model's validation figures from its manifest as Markdown (for the READMEs):
-//   node tools/intent-trainer/scripts/figures.mjs models/intent-classifier/2.0.0/manifest.json
+//   node tools/intent-trainer/scripts/figures.mjs models/intent-classifier/2.1.0/manifest.json
 import { readFileSync } from 'node:fs';
 
 const m = JSON.parse(readFileSync(process.argv[2], 'utf8'));

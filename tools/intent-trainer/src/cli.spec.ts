@@ -317,6 +317,10 @@ describe('expandShipped', () => {
           path: join(dataDir, 'out-of-scope', 'assistant-probe.tsv'),
           name: 'assistant-probe',
         },
+        {
+          path: join(dataDir, 'out-of-scope', 'general-probe.tsv'),
+          name: 'general-probe',
+        },
       ],
       typoCopies: 4,
     });

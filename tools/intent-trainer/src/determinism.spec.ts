@@ -25,7 +25,7 @@ describe('intent-classifier training', () => {
   afterAll(() => rmSync(outDir, { recursive: true, force: true }));
 
   // 1.0.0 was built by an earlier trainer (other C candidates); it stays in models/ for
-  // rollback. The shipped 2.0.0 is rebuilt byte for byte by shipped-model.spec.ts.
+  // rollback. The shipped 2.1.0 is rebuilt byte for byte by shipped-model.spec.ts.
   it("trains the same model.onnx and manifest.json bytes twice from the repo's data", async () => {
     const [a, b] = [join(outDir, 'a'), join(outDir, 'b')];
     const logs = await Promise.all([retrain(a), retrain(b)]);

@@ -51,7 +51,9 @@ const train = readOosFile('train.tsv');
 const validation = readOosFile('validation.tsv');
 /** Evaluation only (assistant-style requests, data/out-of-scope/README.md): never trained on. */
 const probe = readOosFile('assistant-probe.tsv');
-const all = [...train.examples, ...validation.examples, ...probe.examples];
+/** Evaluation only (general assistant requests written apart from the training texts): never trained on. */
+const generalProbe = readOosFile('general-probe.tsv');
+const all = [...train.examples, ...validation.examples, ...probe.examples, ...generalProbe.examples];
 const labels = readFileSync(join(dataDir, 'labels.txt'), 'utf8')
   .split('\n')
   .map((l) => l.trim())
@@ -79,10 +81,10 @@ describe('out-of-scope data', () => {
   });
 
   it('has only well-formed "out_of_scope<TAB>text" lines', () => {
-    expect([...train.malformed, ...validation.malformed, ...probe.malformed]).toEqual([]);
+    expect([...train.malformed, ...validation.malformed, ...probe.malformed, ...generalProbe.malformed]).toEqual([]);
   });
 
-  it('has no duplicate texts (case and whitespace ignored) in or across splits and the probe', () => {
+  it('has no duplicate texts (case and whitespace ignored) in or across splits and the probes', () => {
     const groups = findExactDuplicates(all).map((g) =>
       g.map((e) => `${e.source} "${e.text}"`).join(' = '),
     );
@@ -93,9 +95,12 @@ describe('out-of-scope data', () => {
     expect(nearDuplicates(train.examples, validation.examples)).toEqual([]);
   });
 
-  it('has no probe text with character 4-gram Jaccard >= 0.7 to a training or validation text', () => {
-    expect(probe.examples.length).toBeGreaterThanOrEqual(300);
-    expect(nearDuplicates([...train.examples, ...validation.examples], probe.examples)).toEqual([]);
+  it.each([
+    ['assistant-probe.tsv', probe],
+    ['general-probe.tsv', generalProbe],
+  ])('has no text of %s with character 4-gram Jaccard >= 0.7 to a training or validation text', (_name, file) => {
+    expect(file.examples.length).toBeGreaterThanOrEqual(300);
+    expect(nearDuplicates([...train.examples, ...validation.examples], file.examples)).toEqual([]);
   });
 
   it('has no text equal to a label name', () => {
