@@ -157,9 +157,11 @@ function checkAgainst(name, texts) {
   const sets = texts.map((t) => [t, grams(t)]);
   for (const it of items) {
     for (const [t, g] of sets) {
+      // Jaccard is at most the ratio of the two sizes: skip pairs that can neither be a
+      // near-duplicate nor beat the highest score so far.
       if (
         Math.min(g.size, it.grams.size) / Math.max(g.size, it.grams.size) <
-        max
+        Math.min(max, 0.7)
       )
         continue;
       const s = jaccard(it.grams, g);
