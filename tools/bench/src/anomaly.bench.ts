@@ -42,7 +42,7 @@ import {
   startAnomalyFairServer,
   type AnomalyCounters,
 } from './lib/anomaly-targets';
-import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
+import { applyCpuOptions, applyLoadEngine, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { coresUsed, cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren, rssMb } from './lib/processes';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
@@ -91,6 +91,7 @@ const USAGE = `usage: anomaly.bench.ts [options]
                            k8s/ env (NODE_ENV=production, ...), its logs appended to a file under --log-dir
   --log-dir <dir>          where the app's log files go (<tmp>/ml-bench-logs/<run>)
 ${CPU_USAGE}
+${ENGINE_USAGE}
   --sweep                  load curves instead: the app (history in memory) and the fair baseline,
                            single transactions at every --levels concurrency, a page with charts in --out
   --levels <list>          sweep concurrencies (${SWEEP_LEVELS.join(',')})
@@ -144,7 +145,8 @@ if (userOrder !== 'weighted' && userOrder !== 'round-robin') {
 }
 
 const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
-const pinning = applyCpuOptions(USAGE, args);
+const engine = applyLoadEngine(USAGE, args.engine);
+const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`].filter(Boolean).join(', ');
 
 const opts = {
   durationSec: positive('duration', args.duration),
@@ -322,14 +324,16 @@ async function measure(
     const { body, used } = bodies(kind, shape, stream, pool);
     await checkAnswers(url, path, body(), kind === 'bare' ? (shape === 'single' ? 'score' : 'predictions') : shape === 'single' ? 'transaction_id' : 'predictions');
 
-    if (opts.warmupSec > 0) await runLoad(url, { connections, durationSec: opts.warmupSec, path, body, itemsPerRequest: size });
+    // The model-only bare server is stateless and fed a cycled pool of rows: wrk may cycle its bodies too.
+    const repeatBodies = kind === 'bare';
+    if (opts.warmupSec > 0) await runLoad(url, { connections, durationSec: opts.warmupSec, path, body, itemsPerRequest: size, repeatBodies });
     const counters = () => (kind === 'bare' || kind === 'fair' ? bareCounters(url) : appCounters(url, MODEL));
     const before = await counters();
     const callsBefore = redis ? await commandCalls(redis) : undefined;
     const ioBefore = redis ? await redisIo(redis) : undefined;
     const pids = [server.pid, process.pid, ...(redisPid ? [redisPid] : [])];
-    const cpuBefore = cpuSnapshot(pids);
-    const load = await runLoad(url, { connections, durationSec: opts.durationSec, path, body, itemsPerRequest: size });
+    let cpuBefore: ReturnType<typeof cpuSnapshot>;
+    const load = await runLoad(url, { connections, durationSec: opts.durationSec, path, body, itemsPerRequest: size, repeatBodies, onMeasureStart: () => (cpuBefore = cpuSnapshot(pids)) });
     const cpu = coresOf(cpuBefore, cpuSnapshot(pids), server.pid, redisPid);
     const ioAfter = redis ? await redisIo(redis) : undefined;
     const redisCalls = redis && callsBefore ? callsBetween(callsBefore, await commandCalls(redis)) : undefined;
@@ -764,7 +768,7 @@ async function sweep(model: ModelRef, stream: TransactionStream, pool: Precomput
         `\`npm run bench:anomaly -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
           `1-minute load average ${load1.toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
         ...(pinning ? [`CPU: ${pinning}.`] : []),
-        `Closed loop, autocannon, \`POST ${path}\`, one transaction per request; ${fmt(opts.users)} customers, every transaction sent once, in time order, ` +
+        `Closed loop, ${engine}, \`POST ${path}\`, one transaction per request; ${fmt(opts.users)} customers, every transaction sent once, in time order, ` +
           `each target with its own cursor over the same stream; ${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the targets one at a time, their order alternating from one point to the next.`,
         `The app (\`dist/apps/anomaly-detector/main.js\`) runs throughout as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${opts.logLevel}, the ConfigMap and Deployment env, access log to a file) except: ` +
           app.overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +

@@ -23,7 +23,7 @@ import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/s
 import { coresUsed, cpuSnapshot } from './lib/cpu';
 import { benchApiKey, startGatewayStack, type GatewayStack } from './lib/gateway-stack';
 import { runLoad, startBareServer, WORKSPACE_ROOT, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
-import { applyCpuOptions, CPU_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
+import { applyCpuOptions, applyLoadEngine, CPU_USAGE, ENGINE_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { freePort } from './lib/processes';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
@@ -37,6 +37,7 @@ const USAGE = `usage: gateway.bench.ts [options]
   --redis-url <url>       Redis of the redis configurations; default: a redis-server of its own on a
                           free port (emptied before every configuration, so misses stay misses)
 ${CPU_USAGE}
+${ENGINE_USAGE}
   --app-cpus <list>       pin the intent classifier to <list> instead of --server-cpus (the gateway
                           and the baseline keep --server-cpus)
   --sweep                 load curves: bare, gateway misses and hits at every --levels concurrency
@@ -73,7 +74,8 @@ for (const store of stores) {
 }
 /** One stack configuration per log level and store: `info`, `warn`, `info+redis`, ... */
 const stackConfigs = logLevels.flatMap((level) => stores.map((store) => (store === 'memory' ? level : `${level}+redis`)));
-const pinning = [applyCpuOptions(USAGE, args), args['app-cpus'] !== undefined ? `intent classifier pinned to CPU ${args['app-cpus']}` : undefined].filter(Boolean).join(', ') || undefined;
+const engine = applyLoadEngine(USAGE, args.engine);
+const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`, args['app-cpus'] !== undefined ? `intent classifier pinned to CPU ${args['app-cpus']}` : undefined].filter(Boolean).join(', ') || undefined;
 const runStamp = new Date().toISOString().replace(/[:.]/g, '-');
 const logDir = resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `gateway-${runStamp}`));
 const corpus = () => readCorpus(resolve(WORKSPACE_ROOT, args.corpus ?? ''));
@@ -162,10 +164,10 @@ async function measureBare(generator: QueryGenerator): Promise<{ result: LoadRes
   let bareServer: RunningServer | undefined;
   try {
     bareServer = await startBareServer('batched', modelPath());
-    // The load's own warm-up runs inside runLoad: the CPU figure covers it too (a few seconds of the same load).
-    const before = cpuSnapshot([bareServer.pid]);
-    const result = await load(bareServer.url, new QueryCursor(generator));
-    return { result, cores: coresUsed(before, cpuSnapshot([bareServer.pid]), bareServer.pid) };
+    const pid = bareServer.pid;
+    let before: ReturnType<typeof cpuSnapshot>;
+    const result = await load(bareServer.url, new QueryCursor(generator), { onMeasureStart: () => (before = cpuSnapshot([pid])) });
+    return { result, cores: coresUsed(before, cpuSnapshot([pid]), pid) };
   } finally {
     await bareServer?.stop();
   }
@@ -174,8 +176,8 @@ async function measureBare(generator: QueryGenerator): Promise<{ result: LoadRes
 /** Measures a gateway scenario with the CPU the gateway (and its event loop) and the app used meanwhile. */
 async function measuredOnStack(stack: Stack, cursor: QueryCursor): Promise<{ result: LoadResult; cpu: StackCpu }> {
   const pids = [stack.gateway.pid, stack.app.pid];
-  const before = cpuSnapshot(pids);
-  const result = await load(stack.gateway.url, cursor);
+  let before: ReturnType<typeof cpuSnapshot>;
+  const result = await load(stack.gateway.url, cursor, { onMeasureStart: () => (before = cpuSnapshot(pids)) });
   const after = cpuSnapshot(pids);
   return {
     result,
@@ -261,9 +263,9 @@ async function sweep(generator: QueryGenerator): Promise<void> {
       notes: [
         `\`npm run bench:gateway -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
           `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
-        `Closed loop, autocannon, \`POST /predict/intent\` with an API key; ${point.durationSec} s measured after ${point.warmupSec} s warm-up per point; ` +
+        `Closed loop, ${engine}, \`POST /predict/intent\` with an API key; ${point.durationSec} s measured after ${point.warmupSec} s warm-up per point; ` +
           `the series measured one at a time, their order alternating from one point to the next. Misses: every query distinct (the deployed 10,000-entry cache evicts). ` +
-          `Hits: a pool of ${args['hit-pool']} queries, warmed by the point's warm-up. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
+          `Hits: a pool of ${args['hit-pool']} queries, warmed by the point's warm-up. ${engine} opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
         `The gateway and the intent classifier each run in their own process as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, ConfigMap, Secret and Deployment env, logs to files), ` +
           `started afresh for every point of the gateway series (a stopped load generator's in-flight requests stay counted by the apps' admission control, which after a few points on one pair shed every request), except:`,
         overrides.map((o) => `- ${o}`).join('\n'),

@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { applyCpuOptions, checkAnswers, CPU_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
+import { applyCpuOptions, applyLoadEngine, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
@@ -51,6 +51,7 @@ const USAGE = `usage: intent.bench.ts [options]
                            ...), its logs appended to a file under --log-dir
   --log-dir <dir>          where the apps' log files go (<tmp>/ml-bench-logs/<run>)
 ${CPU_USAGE}
+${ENGINE_USAGE}
   --sweep                  load curves instead: bare-batched and the app (first --workers and
                            --log-level) at every --levels concurrency, a page with charts in --out
   --levels <list>          sweep concurrencies (${SWEEP_LEVELS.join(',')})
@@ -101,7 +102,8 @@ const { values: args } = parseArgs({
 
 
 const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
-const pinning = applyCpuOptions(USAGE, args);
+const engine = applyLoadEngine(USAGE, args.engine);
+const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`].filter(Boolean).join(', ');
 
 const opts = {
   durationSec: positive('duration', args.duration),
@@ -241,22 +243,23 @@ async function measureTarget(target: Target, round: number, generator: QueryGene
     };
 
     const scenario = async (name: Scenario, path: string, connections: number, body: () => string, itemsPerRequest: number) => {
-      const engine = name === 'tails' ? ('preconnected' as const) : ('autocannon' as const);
-      // autocannon opens fresh connections per run, so its warm-up is a separate run; the
+      const loadEngine = name === 'tails' ? ('preconnected' as const) : engine;
+      // wrk and autocannon open fresh connections per run, so their warm-up is a separate run; the
       // preconnected engine warms on the connections it then measures.
-      if (engine === 'autocannon' && opts.warmupSec > 0) {
+      if (loadEngine !== 'preconnected' && opts.warmupSec > 0) {
         await runLoad(server.url, { connections, durationSec: opts.warmupSec, path, body, itemsPerRequest });
       }
       const before = await batchCounters();
-      const cpuBefore = cpuSnapshot([server.pid, process.pid]);
+      let cpuBefore: ReturnType<typeof cpuSnapshot>;
       const load = await runLoad(server.url, {
+        onMeasureStart: () => (cpuBefore = cpuSnapshot([server.pid, process.pid])),
         connections,
         durationSec: opts.durationSec,
-        warmupSec: engine === 'preconnected' ? Math.max(1, opts.warmupSec) : 0,
+        warmupSec: loadEngine === 'preconnected' ? Math.max(1, opts.warmupSec) : 0,
         path,
         body,
         itemsPerRequest,
-        engine,
+        engine: loadEngine,
       });
       const cpu = cpuBetween(cpuBefore, cpuSnapshot([server.pid, process.pid]), server.pid);
       const after = await batchCounters();
@@ -612,9 +615,9 @@ async function sweep(model: { version: string; path: string }, generator: QueryG
         `\`npm run bench -- --sweep\` on ${startedAt.toISOString().slice(0, 16).replace('T', ' ')} UTC, ${cpus().length} CPUs (${cpus()[0]?.model ?? '?'}), node ${process.version}, ` +
           `1-minute load average ${loadavg()[0].toFixed(2)} at the start (a shared machine: absolute figures move, compare the lines).`,
         ...(pinning ? [`CPU: ${pinning}.`] : []),
-        `Closed loop (each connection sends its next request when the answer arrives), autocannon, every request a distinct query; ` +
+        `Closed loop (each connection sends its next request when the answer arrives), ${engine}, every request a distinct query; ` +
           `${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the two targets measured one at a time, ` +
-          `their order alternating from one point to the next. autocannon opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
+          `their order alternating from one point to the next. ${engine} opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
         `The app (\`dist/apps/intent-classifier/main.js\`) runs as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, the ConfigMap and Deployment env, access log to a file) except: ` +
           overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +
           `. It is started afresh for every point: each stop of the load generator leaves the requests it had in flight counted as in flight by the app's admission control, ` +

@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeOverrides } from './lib/deployed';
-import { applyCpuOptions, CPU_USAGE, log, positiveOption } from './lib/cli';
+import { applyCpuOptions, applyLoadEngine, CPU_USAGE, ENGINE_USAGE, log, positiveOption } from './lib/cli';
 import { coresUsed, cpuSnapshot } from './lib/cpu';
 import { killAllChildren } from './lib/processes';
 import { QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
@@ -47,6 +47,7 @@ const USAGE = `usage: paired.bench.ts [options]
   --connections <n>     (32)
   --hit-pool <n>        (200)
 ${CPU_USAGE}
+${ENGINE_USAGE}
   --corpus <dir> --out <dir> --log-dir <dir>`;
 
 const { values: args } = parseArgs({
@@ -62,6 +63,7 @@ const { values: args } = parseArgs({
     'hit-pool': { type: 'string', default: '200' },
     'server-cpus': { type: 'string' },
     'driver-cpus': { type: 'string' },
+    engine: { type: 'string' },
     corpus: { type: 'string', default: 'tools/intent-trainer/data/validation' },
     out: { type: 'string', default: 'tools/bench/results' },
     'log-dir': { type: 'string' },
@@ -105,7 +107,8 @@ if (rootB !== undefined && !existsSync(join(rootB, 'dist', 'apps', 'gateway', 'm
   console.error(`--root-b: ${rootB}/dist/apps/gateway/main.js is missing: build that checkout first\n${USAGE}`);
   process.exit(2);
 }
-const pinning = applyCpuOptions(USAGE, args);
+const engine = applyLoadEngine(USAGE, args.engine);
+const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`].filter(Boolean).join(', ');
 
 /** ` (<commit>[, modified])` of a checkout, or nothing when git cannot tell. The build is not checked against it. */
 function revision(root: string): string {
@@ -177,8 +180,8 @@ async function measure(pair: Pair, cursor: QueryCursor): Promise<Sample> {
   // Warm-up as a load of its own, so the CPU figures cover the measured seconds only.
   if (warmupSec > 0) await runLoad(pair.gateway.url, { ...request, durationSec: warmupSec, warmupSec: 0 });
   const pids = [pair.gateway.pid, pair.app.pid];
-  const before = cpuSnapshot(pids);
-  const r: LoadResult = await runLoad(pair.gateway.url, { ...request, durationSec, warmupSec: 0 });
+  let before: ReturnType<typeof cpuSnapshot>;
+  const r: LoadResult = await runLoad(pair.gateway.url, { ...request, durationSec, warmupSec: 0, onMeasureStart: () => (before = cpuSnapshot(pids)) });
   const after = cpuSnapshot(pids);
   const perRequest = (pid: number) => {
     const cores = coresUsed(before, after, pid);

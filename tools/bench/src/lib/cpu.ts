@@ -33,16 +33,32 @@ export interface CpuUsage {
 
 const available = existsSync('/proc/stat');
 
-/** User + system jiffies of a process (`/proc/<pid>/stat`) or of one of its threads (`/proc/<pid>/task/<tid>/stat`). */
-function processJiffies(pid: number, tid?: number): number {
+/**
+ * Load generators running as children of this process (wrk): counted with it while they run; once
+ * ended and waited for, the kernel counts them in this process's children's time, read below.
+ */
+export const loadGeneratorPids = new Set<number>();
+
+/**
+ * User + system jiffies of a process (`/proc/<pid>/stat`) or of one of its threads
+ * (`/proc/<pid>/task/<tid>/stat`); with `children`, also those of its children that have ended
+ * and been waited for (a `wrk` load generator, once its run is over).
+ */
+function processJiffies(pid: number, tid?: number, children = false): number {
   try {
     const stat = readFileSync(tid === undefined ? `/proc/${pid}/stat` : `/proc/${pid}/task/${tid}/stat`, 'utf8');
     // The command name (field 2) may hold spaces; fields after its closing parenthesis are fixed.
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[11]) + Number(fields[12]);
+    return Number(fields[11]) + Number(fields[12]) + (children ? Number(fields[13]) + Number(fields[14]) : 0);
   } catch {
     return 0;
   }
+}
+
+function driverJiffies(): number {
+  let j = processJiffies(process.pid, undefined, true);
+  for (const pid of loadGeneratorPids) j += processJiffies(pid);
+  return j;
 }
 
 export function cpuSnapshot(pids: number[]): CpuSnapshot | undefined {
@@ -56,7 +72,8 @@ export function cpuSnapshot(pids: number[]): CpuSnapshot | undefined {
   return {
     machineBusy: total - idle,
     machineTotal: total,
-    processes: new Map(pids.map((p) => [p, processJiffies(p)])),
+    // The benchmark's own figure includes its load generator when that is wrk, running or ended.
+    processes: new Map(pids.map((p) => [p, p === process.pid ? driverJiffies() : processJiffies(p)])),
     eventLoops: new Map(pids.map((p) => [p, processJiffies(p, p)])),
   };
 }
