@@ -42,7 +42,7 @@ import {
   startAnomalyFairServer,
   type AnomalyCounters,
 } from './lib/anomaly-targets';
-import { applyCpuOptions, applyLoadEngine, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
+import { applyLoadOptions, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { coresUsed, cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
 import { killAllChildren, rssMb } from './lib/processes';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
@@ -145,8 +145,7 @@ if (userOrder !== 'weighted' && userOrder !== 'round-robin') {
 }
 
 const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
-const engine = applyLoadEngine(USAGE, args.engine);
-const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`].filter(Boolean).join(', ');
+const { engine, setup: pinning } = applyLoadOptions(USAGE, args);
 
 const opts = {
   durationSec: positive('duration', args.duration),

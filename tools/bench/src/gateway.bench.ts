@@ -23,7 +23,7 @@ import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/s
 import { coresUsed, cpuSnapshot } from './lib/cpu';
 import { benchApiKey, startGatewayStack, type GatewayStack } from './lib/gateway-stack';
 import { runLoad, startBareServer, WORKSPACE_ROOT, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
-import { applyCpuOptions, applyLoadEngine, CPU_USAGE, ENGINE_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
+import { applyLoadOptions, CPU_USAGE, ENGINE_USAGE, log, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { freePort } from './lib/processes';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 
@@ -74,8 +74,8 @@ for (const store of stores) {
 }
 /** One stack configuration per log level and store: `info`, `warn`, `info+redis`, ... */
 const stackConfigs = logLevels.flatMap((level) => stores.map((store) => (store === 'memory' ? level : `${level}+redis`)));
-const engine = applyLoadEngine(USAGE, args.engine);
-const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`, args['app-cpus'] !== undefined ? `intent classifier pinned to CPU ${args['app-cpus']}` : undefined].filter(Boolean).join(', ') || undefined;
+const { engine, setup } = applyLoadOptions(USAGE, args);
+const pinning = [setup, args['app-cpus'] !== undefined ? `intent classifier pinned to CPU ${args['app-cpus']}` : undefined].filter(Boolean).join(', ') || undefined;
 const runStamp = new Date().toISOString().replace(/[:.]/g, '-');
 const logDir = resolve(args['log-dir'] ?? join(tmpdir(), 'ml-bench-logs', `gateway-${runStamp}`));
 const corpus = () => readCorpus(resolve(WORKSPACE_ROOT, args.corpus ?? ''));

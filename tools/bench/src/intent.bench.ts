@@ -13,7 +13,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { execFile } from 'node:child_process';
 import { parseArgs, promisify } from 'node:util';
-import { applyCpuOptions, applyLoadEngine, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
+import { applyLoadOptions, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
 import { killAllChildren, rssMb } from './lib/processes';
@@ -102,8 +102,7 @@ const { values: args } = parseArgs({
 
 
 const positive = (name: string, text: string | undefined, allowZero = false) => positiveOption(USAGE, name, text, allowZero);
-const engine = applyLoadEngine(USAGE, args.engine);
-const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`].filter(Boolean).join(', ');
+const { engine, setup: pinning } = applyLoadOptions(USAGE, args);
 
 const opts = {
   durationSec: positive('duration', args.duration),

@@ -28,7 +28,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeOverrides } from './lib/deployed';
-import { applyCpuOptions, applyLoadEngine, CPU_USAGE, ENGINE_USAGE, log, positiveOption } from './lib/cli';
+import { applyLoadOptions, CPU_USAGE, ENGINE_USAGE, log, positiveOption } from './lib/cli';
 import { coresUsed, cpuSnapshot } from './lib/cpu';
 import { killAllChildren } from './lib/processes';
 import { QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
@@ -107,8 +107,7 @@ if (rootB !== undefined && !existsSync(join(rootB, 'dist', 'apps', 'gateway', 'm
   console.error(`--root-b: ${rootB}/dist/apps/gateway/main.js is missing: build that checkout first\n${USAGE}`);
   process.exit(2);
 }
-const engine = applyLoadEngine(USAGE, args.engine);
-const pinning = [applyCpuOptions(USAGE, args), `load generator ${engine}`].filter(Boolean).join(', ');
+const { setup: pinning } = applyLoadOptions(USAGE, args);
 
 /** ` (<commit>[, modified])` of a checkout, or nothing when git cannot tell. The build is not checked against it. */
 function revision(root: string): string {

@@ -28,7 +28,7 @@ export const CPU_USAGE = `  --server-cpus <list>     run every server (apps and 
 
 /** The load engine option's help line, for every benchmark's usage text. */
 export const ENGINE_USAGE = `  --engine wrk|autocannon  the load generator (default: wrk when it is on PATH, Debian's package
-                           wrk; else autocannon, which takes about 0.3 core more from the servers)`;
+                           wrk; else autocannon, which takes about twice the CPU from the servers)`;
 
 /**
  * Applies `--engine` (exit 2 when unknown, or wrk when it is not installed) and returns the engine
@@ -46,6 +46,16 @@ export function applyLoadEngine(usage: string, value: string | undefined): LoadE
   }
   setDefaultLoadEngine(value);
   return value;
+}
+
+/**
+ * Applies the CPU options and `--engine` together; `setup` is the report's line for both
+ * (`servers pinned to CPU 0 (taskset -c), load generator wrk`).
+ */
+export function applyLoadOptions(usage: string, args: { 'server-cpus'?: string; 'driver-cpus'?: string; engine?: string }): { engine: LoadEngine; setup: string } {
+  const engine = applyLoadEngine(usage, args.engine);
+  const setup = [applyCpuOptions(usage, args), `load generator ${engine}`].filter(Boolean).join(', ');
+  return { engine, setup };
 }
 
 /** A numeric option, or exit 2 with the usage text. */

@@ -124,6 +124,9 @@ function onPath(name: string, path = process.env['PATH'] ?? ''): boolean {
   });
 }
 
+/** Whether `stdbuf` is on PATH, looked up once per process. */
+let stdbufOnPath: boolean | undefined;
+
 /** True when an executable `wrk` is on PATH. */
 export const wrkOnPath = (path?: string) => onPath('wrk', path);
 
@@ -371,7 +374,7 @@ async function wrkPass(url: string, options: LoadOptions, durationSec: number): 
       // wrk prints "Running ..." once its threads have run init() (every request formatted) and
       // its clock starts: the measured phase begins there. Line-buffered (stdbuf) so that the line
       // arrives then rather than at exit; without stdbuf, it begins at the spawn.
-      const lineBuffered = onPath('stdbuf');
+      const lineBuffered = (stdbufOnPath ??= onPath('stdbuf'));
       const child = lineBuffered ? spawn('stdbuf', ['-oL', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       if (child.pid !== undefined) loadGeneratorPids.add(child.pid);
       let started = false;
