@@ -48,7 +48,7 @@ import { killAllChildren, rssMb } from './lib/processes';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { runLoad, startDeployedApp, WORKSPACE_ROOT, type EnvChange, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
-import { describeOverrides } from './lib/deployed';
+import { deployedEnv, describeOverrides } from './lib/deployed';
 import { TransactionStream } from './lib/transactions';
 
 const MODEL = 'anomaly-detector';
@@ -80,7 +80,7 @@ const USAGE = `usage: anomaly.bench.ts [options]
   --pool <n>               transactions whose features are precomputed for the bare server;
                            it cycles through them, the app never sees a transaction twice (131072)
   --seed <n>               traffic seed (1)
-  --workers <n>            INFERENCE_WORKERS of the app (2, the app's default)
+  --workers <n>            INFERENCE_WORKERS of the app (default: as deployed, k8s/: 0)
   --redis-url <url>        Redis of the Redis scenarios (redis://127.0.0.1:6379)
   --model-dir <dir>        models root (models); the highest version of ${MODEL} is used
   --model-version <v>      pin a version
@@ -111,7 +111,7 @@ const { values: args } = parseArgs({
     'user-order': { type: 'string', default: 'weighted' },
     pool: { type: 'string', default: '131072' },
     seed: { type: 'string', default: '1' },
-    workers: { type: 'string', default: '2' },
+    workers: { type: 'string' },
     'redis-url': { type: 'string', default: 'redis://127.0.0.1:6379' },
     'model-dir': { type: 'string', default: 'models' },
     'model-version': { type: 'string' },
@@ -159,7 +159,8 @@ const opts = {
   userOrder: userOrder as 'weighted' | 'round-robin',
   pool: Math.round(positive('pool', args.pool)),
   seed: Math.round(positive('seed', args.seed, true)),
-  workers: Math.round(positive('workers', args.workers, true)),
+  /** undefined: the deployed value (k8s/), not overridden. */
+  workers: args.workers === undefined ? undefined : Math.round(positive('workers', args.workers, true)),
   redisUrl: args['redis-url'] ?? 'redis://127.0.0.1:6379',
   modelDir: resolve(WORKSPACE_ROOT, args['model-dir'] ?? 'models'),
   modelVersion: args['model-version'],
@@ -267,10 +268,10 @@ function coresOf(before: CpuSnapshot | undefined, after: CpuSnapshot | undefined
 function appChanges(model: ModelRef): Record<string, EnvChange> {
   const changes: Record<string, EnvChange> = {
     MODEL_VERSION_ANOMALY_DETECTOR: { value: model.version, why: 'pinned to the model under test' },
-    INFERENCE_WORKERS: { value: String(opts.workers), why: '--workers' },
     // Enough room that no customer of the traffic is ever evicted from memory.
     ANOMALY_PROFILE_MAX: { value: String(Math.max(100_000, opts.users)), why: 'every customer of the traffic fits in memory' },
   };
+  if (opts.workers !== undefined) changes['INFERENCE_WORKERS'] = { value: String(opts.workers), why: '--workers' };
   if (opts.modelDir !== join(WORKSPACE_ROOT, 'models')) changes['MODEL_DIR'] = { value: opts.modelDir, why: '--model-dir' };
   return changes;
 }
@@ -623,7 +624,7 @@ function buildReport(result: SavedResult): Report {
   const lines = [
     '',
     `Anomaly detector benchmark: model ${result.model.name}@${result.model.version}${features}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
-    `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; single c=${o.connections}, batch of ${o.batchSize} c=${o.batchConnections}; app INFERENCE_WORKERS=${String(o['workers'])}`,
+    `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; single c=${o.connections}, batch of ${o.batchSize} c=${o.batchConnections}; app INFERENCE_WORKERS=${String(o['workers'] ?? `${deployedEnv(MODEL)['INFERENCE_WORKERS'] ?? '(unset: the app default)'} as deployed`)}`,
     `traffic: ${fmt(t.users)} customers (${t.userOrder}), every transaction id distinct, time-ordered; bare server fed the same transactions' features (${fmt(t.pool)} precomputed rows, cycled)`,
     `ratio = transactions/s over those of the scenario in 'against' (same shape, same run); the fair baseline does the app's work (validation, features from in-memory history, ONNX, contributions, reasons, fold) on node:http;`,
     `server/redis/other cores = CPU of the target, of redis-server, of everything else but the load generator (noise);`,
