@@ -170,6 +170,24 @@ describe('GatewayApiModule on a real app with a real upstream', () => {
     expect(batch.body.predictions.map((p: { cached: boolean }) => p.cached)).toEqual([true, true, false]);
   });
 
+  it('sends no upstream call larger than one run of the intent app (GATEWAY_BATCH_MAX, 16 by default)', async () => {
+    const before = upstream.calls.length;
+    const queries = Array.from({ length: 40 }, (_, i) => `split ${i}`);
+    const answers = await Promise.all(queries.map((query) => call('/predict/intent', { query }, key)));
+    expect(answers.every((r) => r.status === 200 && r.body.cached === false)).toBe(true);
+    const sent = upstream.calls.slice(before).map((c) => (c.path === '/predict/intent/batch' ? (c.body.queries as string[]) : [c.body.query as string]));
+    expect(sent.flat().sort()).toEqual([...queries].sort());
+    expect(Math.max(...sent.map((q) => q.length))).toBeLessThanOrEqual(16);
+    expect(sent.length).toBeGreaterThanOrEqual(3);
+    // A client's own batch is split the same way.
+    const mark = upstream.calls.length;
+    const big = await call('/predict/intent/batch', { queries: Array.from({ length: 40 }, (_, i) => `bulk ${i}`) }, key);
+    expect(big.body.predictions).toHaveLength(40);
+    const bulk = upstream.calls.slice(mark).map((c) => (c.body.queries as string[] | undefined)?.length ?? 1);
+    expect(bulk.reduce((a, b) => a + b, 0)).toBe(40);
+    expect(Math.max(...bulk)).toBeLessThanOrEqual(16);
+  });
+
   it('forwards anomaly requests without caching and checks configured rules first', async () => {
     expect((await call('/predict/anomaly', tx('t1'), key)).body.transaction_id).toBe('t1');
     expect((await call('/predict/anomaly', tx('t1'), key)).body.transaction_id).toBe('t1');
