@@ -161,6 +161,8 @@ const opts = {
   seed: Math.round(positive('seed', args.seed, true)),
   /** undefined: the deployed value (k8s/), not overridden. */
   workers: args.workers === undefined ? undefined : Math.round(positive('workers', args.workers, true)),
+  /** INFERENCE_WORKERS as k8s/ deploys it, recorded with the results when --workers does not override it. */
+  deployedWorkers: args.workers === undefined ? (deployedEnv(MODEL)['INFERENCE_WORKERS'] ?? '(unset: the app default)') : undefined,
   redisUrl: args['redis-url'] ?? 'redis://127.0.0.1:6379',
   modelDir: resolve(WORKSPACE_ROOT, args['model-dir'] ?? 'models'),
   modelVersion: args['model-version'],
@@ -624,7 +626,7 @@ function buildReport(result: SavedResult): Report {
   const lines = [
     '',
     `Anomaly detector benchmark: model ${result.model.name}@${result.model.version}${features}, ${m.cpus} CPUs (${m.cpuModel ?? '?'}), node ${m.node}`,
-    `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; single c=${o.connections}, batch of ${o.batchSize} c=${o.batchConnections}; app INFERENCE_WORKERS=${String(o['workers'] ?? `${deployedEnv(MODEL)['INFERENCE_WORKERS'] ?? '(unset: the app default)'} as deployed`)}`,
+    `${o.durationSec} s measured after ${o.warmupSec} s warm-up per scenario; ${o.rounds} round(s), medians; single c=${o.connections}, batch of ${o.batchSize} c=${o.batchConnections}; app INFERENCE_WORKERS=${String(o['workers'] ?? `${String(o['deployedWorkers'])} as deployed`)}`,
     `traffic: ${fmt(t.users)} customers (${t.userOrder}), every transaction id distinct, time-ordered; bare server fed the same transactions' features (${fmt(t.pool)} precomputed rows, cycled)`,
     `ratio = transactions/s over those of the scenario in 'against' (same shape, same run); the fair baseline does the app's work (validation, features from in-memory history, ONNX, contributions, reasons, fold) on node:http;`,
     `server/redis/other cores = CPU of the target, of redis-server, of everything else but the load generator (noise);`,

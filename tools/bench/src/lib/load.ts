@@ -277,7 +277,7 @@ const WRK_BODY_BYTES = 256 * 1024 * 1024;
  * quiet 2-core machine); items in batches 60,000 (the anomaly fair baseline's 256-batches reached
  * ~28,000 transactions/s there, past the 25,000 this once was, and failed the run).
  */
-export const DEFAULT_MAX_ITEMS_PER_SEC = { single: 40_000, batched: 60_000 } as const;
+const DEFAULT_MAX_ITEMS_PER_SEC = { single: 40_000, batched: 60_000 } as const;
 const defaultMaxItemsPerSec = (items: number) => (items > 1 ? DEFAULT_MAX_ITEMS_PER_SEC.batched : DEFAULT_MAX_ITEMS_PER_SEC.single);
 
 /**
@@ -385,7 +385,8 @@ async function wrkPass(url: string, options: LoadOptions, durationSec: number): 
       // its clock starts: the measured phase begins there. Line-buffered (stdbuf) so that the line
       // arrives then rather than at exit; without stdbuf, it begins at the spawn.
       const lineBuffered = (stdbufOnPath ??= onPath('stdbuf'));
-      const child = lineBuffered ? spawn('stdbuf', ['-oL', 'wrk', ...args], { stdio: ['ignore', 'pipe', 'pipe'] }) : spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+      const [command, argv] = lineBuffered ? ['stdbuf', ['-oL', 'wrk', ...args]] : ['wrk', args];
+      const child = spawn(command, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
       if (child.pid !== undefined) loadGeneratorPids.add(child.pid);
       let started = false;
       const start = () => {
@@ -397,7 +398,7 @@ async function wrkPass(url: string, options: LoadOptions, durationSec: number): 
       let out = '';
       child.stdout.on('data', (d: Buffer) => {
         out += d.toString();
-        if (out.includes('Running ')) start();
+        if (!started && out.includes('Running ')) start();
       });
       child.stderr.on('data', (d: Buffer) => (out += d.toString()));
       child.on('error', reject);
