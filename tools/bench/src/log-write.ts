@@ -1,8 +1,11 @@
 /**
  * CPU per access-log line of the buffered stdout destination (`bufferedDestination` of
- * libs/logging, sonic-boom in `buffer` mode) against sonic-boom in its default `utf8` mode with the
- * same buffering, both writing to a temporary file, rounds interleaved. A diagnosis of one layer,
- * not an as-deployed result (see docs/ARCHITECTURE.md, Logging):
+ * libs/logging: lines encoded into one 16 KB buffer, handed whole to sonic-boom) against the two
+ * designs before it, both handing sonic-boom every line: in its `buffer` mode as a Buffer per line
+ * (written every 4 KB; shipped until 2026-12-05) and in its default `utf8` mode. All write to a
+ * temporary file, rounds interleaved. Reported per line: the process's CPU (the thread pool's writes
+ * included) and the event loop's own time. A diagnosis of one layer, not an as-deployed result (see
+ * docs/ARCHITECTURE.md, Logging):
  *
  *   TS_NODE_PROJECT=tools/bench/tsconfig.json TS_NODE_BASEURL=../.. node -r ts-node/register/transpile-only \
  *     -r tsconfig-paths/register tools/bench/src/log-write.ts [--lines 200000] [--rounds 4]
@@ -12,54 +15,76 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { bufferedDestination, drainLogs, LOG_BUFFER_BYTES, LOG_FLUSH_INTERVAL_MS, LOG_MAX_BUFFER_BYTES } from '@ml/logging';
+import { bufferedDestination, drainLogs, LOG_FLUSH_INTERVAL_MS, LOG_MAX_BUFFER_BYTES } from '@ml/logging';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '4' } } });
 const lines = Number(values.lines);
 const rounds = Number(values.rounds);
 
-// An access-log line as the apps write it (about 280 bytes).
+// An access-log line as the gateway writes it (about 300 bytes).
 const line =
-  `{"level":30,"time":${Date.now()},"service":"intent-classifier","request_id":"6773f69f-e289-4321-8724-900bd579f77e",` +
-  `"req":{"method":"POST","url":"/predict/intent","remoteAddress":"127.0.0.1","headers":{}},"res":{"statusCode":200},"responseTime":3.241,"msg":"request completed"}\n`;
+  `{"level":30,"time":${Date.now()},"service":"gateway","request_id":"6773f69f-e289-4321-8724-900bd579f77e",` +
+  `"req":{"method":"POST","url":"/v1/intent","remoteAddress":"127.0.0.1","headers":{"user-agent":"wrk","x-api-key":"[redacted]"}},` +
+  `"res":{"statusCode":200},"responseTime":3.241,"msg":"request completed"}\n`;
 
 type Destination = { write(line: string): unknown };
+interface PerLine {
+  cpu: number;
+  loop: number;
+}
 
-/** Writes `lines` lines, yielding to the event loop every 32 (as requests would), and returns µs of CPU per line. */
-async function cpuPerLine(destination: Destination): Promise<number> {
-  const start = process.cpuUsage();
+/**
+ * Writes `lines` lines, yielding to the event loop every 32 (as requests would). CPU: the process's
+ * (all threads); loop: wall time spent writing, the yields left out (the machine otherwise idle).
+ */
+async function perLine(destination: Destination): Promise<PerLine> {
+  const cpu = process.cpuUsage();
+  let loop = 0n;
+  let from = process.hrtime.bigint();
   for (let i = 0; i < lines; i++) {
     destination.write(line);
-    if (i % 32 === 31) await new Promise((r) => setImmediate(r));
+    if (i % 32 === 31) {
+      loop += process.hrtime.bigint() - from;
+      await new Promise((r) => setImmediate(r));
+      from = process.hrtime.bigint();
+    }
   }
-  const used = process.cpuUsage(start);
-  return (used.user + used.system) / lines;
+  loop += process.hrtime.bigint() - from;
+  const used = process.cpuUsage(cpu);
+  return { cpu: (used.user + used.system) / lines, loop: Number(loop) / 1000 / lines };
 }
 
 async function main() {
   const dir = mkdtempSync(join(tmpdir(), 'log-write-'));
   try {
-    const buffered = bufferedDestination(openSync(join(dir, 'buffer.log'), 'w'));
-    const utf8 = pino.destination({
-      dest: openSync(join(dir, 'utf8.log'), 'w'),
-      sync: false,
-      minLength: LOG_BUFFER_BYTES,
-      maxLength: LOG_MAX_BUFFER_BYTES,
-      periodicFlush: LOG_FLUSH_INTERVAL_MS,
-    });
-    const results: Record<string, number[]> = { 'buffer mode (shipped)': [], 'utf8 mode': [] };
+    const file = (name: string) => openSync(join(dir, `${name}.log`), 'w');
+    const shipped = bufferedDestination(file('shipped'));
+    const options = { sync: false, minLength: 4096, maxLength: LOG_MAX_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS };
+    const perLineBuffers = pino.destination({ ...options, dest: file('buffers'), contentMode: 'buffer' });
+    const writeBytes = perLineBuffers.write.bind(perLineBuffers) as unknown as (chunk: Buffer) => boolean;
+    const utf8 = pino.destination({ ...options, dest: file('utf8') });
+    const candidates: [string, Destination, pino.DestinationStream & { flush(cb?: (err?: Error) => void): void }][] = [
+      ['16 KB buffer (shipped)', shipped, shipped],
+      ['a Buffer per line, 4 KB', { write: (s: string) => writeBytes(Buffer.from(s)) }, perLineBuffers],
+      ['sonic-boom utf8, 4 KB', utf8, utf8],
+    ];
+    const results = new Map<string, PerLine[]>(candidates.map(([name]) => [name, []]));
     for (let r = 0; r < rounds; r++) {
-      for (const [name, dest] of r % 2 === 0 ? ([['buffer mode (shipped)', buffered], ['utf8 mode', utf8]] as const) : ([['utf8 mode', utf8], ['buffer mode (shipped)', buffered]] as const)) {
-        results[name].push(await cpuPerLine(dest));
-        await drainLogs(5000, dest);
+      for (const [name, destination, stream] of r % 2 === 0 ? candidates : [...candidates].reverse()) {
+        results.get(name)?.push(await perLine(destination));
+        await drainLogs(5000, stream as Parameters<typeof drainLogs>[1]);
       }
     }
-    for (const [name, us] of Object.entries(results)) {
-      const sorted = [...us].sort((a, b) => a - b);
-      process.stdout.write(`${name.padEnd(22)} median ${sorted[Math.floor(sorted.length / 2)].toFixed(2)} us CPU per line (rounds: ${us.map((u) => u.toFixed(2)).join(', ')})\n`);
+    const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+    for (const [name, runs] of results) {
+      const cpu = runs.map((x) => x.cpu);
+      const loop = runs.map((x) => x.loop);
+      process.stdout.write(
+        `${name.padEnd(26)} CPU ${median(cpu).toFixed(2)} µs a line, event loop ${median(loop).toFixed(2)} µs ` +
+          `(rounds: ${cpu.map((u) => u.toFixed(2)).join(', ')} / ${loop.map((u) => u.toFixed(2)).join(', ')})\n`,
+      );
     }
-    buffered.destroy();
-    utf8.destroy();
+    for (const [, , stream] of candidates) (stream as unknown as { destroy(): void }).destroy();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

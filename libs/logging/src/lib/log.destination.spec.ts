@@ -61,6 +61,32 @@ describe('the buffered log destination', () => {
     expect(lines).toEqual([...texts, 'bytes as they are']);
   });
 
+  it('writes a line longer than its buffer whole, in order with the lines around it', async () => {
+    const log = pino({ base: null }, dest);
+    const huge = 'y'.repeat(LOG_BUFFER_BYTES * 2);
+    log.info('before');
+    log.info(huge);
+    log.info('after');
+    await drainLogs(2000, dest);
+    const lines = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l).msg);
+    expect(lines).toEqual(['before', huge, 'after']);
+  });
+
+  it('writes what a flush found synchronously, even while a full buffer is being written', async () => {
+    const log = pino({ base: null }, dest);
+    const long = 'z'.repeat(200);
+    // More than a buffer-full: the first buffer goes out asynchronously, the rest waits.
+    const count = Math.ceil(LOG_BUFFER_BYTES / 200) + 20;
+    const numbers = () => readFileSync(file, 'utf8').trim().split('\n').map((l) => Number((JSON.parse(l) as { msg: string }).msg.split(' ')[0]));
+    for (let i = 0; i < count; i++) log.info(`${i} ${long}`);
+    flushLogs(dest);
+    // No await: the lines after the buffer-full are on disk now (as before a fatal exit); the
+    // buffer-full itself is the thread pool's write, already under way.
+    expect(numbers()).toContain(count - 1);
+    await drainLogs(2000, dest);
+    expect(new Set(numbers()).size).toBe(count);
+  });
+
   it('resolves a drain with nothing to write', async () => {
     await drainLogs(2000, dest);
     await drainLogs(2000, undefined);

@@ -20,10 +20,28 @@ function runChild(how: 'throw' | 'reject' | 'exit', lines: number): Promise<{ co
   });
 }
 
+/**
+ * The same child, its stdout a pipe nobody reads for `lagSeconds` (a log collector that fell
+ * behind): `child | (sleep; cat)` in bash, whose pipefail status is the child's.
+ */
+function runChildBehindReader(lines: number, lagSeconds: number): Promise<{ code: number | null; stdout: string }> {
+  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TS_NODE_')));
+  const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+  const command = [process.execPath, '-r', require.resolve('ts-node/register/transpile-only'), CHILD, 'throw', String(lines)].map(quote).join(' ');
+  return new Promise((resolve) => {
+    execFile(
+      'bash',
+      ['-c', `set -o pipefail; ${command} 2>/dev/null | (sleep ${lagSeconds}; cat)`],
+      { env: { ...env, TS_NODE_PROJECT: join(__dirname, '..', '..', 'tsconfig.lib.json') }, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }),
+    );
+  });
+}
+
 const parse = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
 
 describe('the buffered stdout log when the process dies', () => {
-  // 40 short lines are well under the 4 KB buffer: without a flush they would never be written.
+  // 40 short lines are well under the buffer's size: without a flush they would never be written.
   it.each([
     ['throw', 'uncaught exception'],
     ['reject', 'unhandled rejection'],
@@ -35,6 +53,15 @@ describe('the buffered stdout log when the process dies', () => {
     expect(lines[40]).toMatchObject({ level: 60, service: 'fatal-child', msg, err: { type: 'Error', message: 'kaput' } });
     expect(String((lines[40]['err'] as { stack: string }).stack)).toContain('fatal-child.ts');
     expect(lines).toHaveLength(41);
+  }, 40_000);
+
+  it('on an uncaught exception while stdout\'s reader lags: writes every line, in order, the error last', async () => {
+    // ~250 KB of lines, more than a pipe holds: writes are under way and queued when the process dies.
+    const { code, stdout } = await runChildBehindReader(3000, 1);
+    expect(code).toBe(1);
+    const lines = parse(stdout);
+    expect(lines.slice(0, -1).map((l) => l['i'])).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(lines[lines.length - 1]).toMatchObject({ level: 60, msg: 'uncaught exception' });
   }, 40_000);
 
   it('on process.exit: writes every buffered line', async () => {

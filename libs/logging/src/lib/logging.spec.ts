@@ -172,11 +172,14 @@ describe('LoggingModule with a request context', () => {
     expect(line).toMatchObject({ level: 50 });
   });
 
-  it('does not log probe and scrape requests', async () => {
+  it('does not log probe and scrape requests, with or without a query string; logs paths that only start alike', async () => {
     const before = lines.length;
-    await (await request(`${base}/health/live`)).body.text();
+    const quiet = ['/health', '/health/live', '/health/ready?verbose=1', '/health?x', '/metrics', '/metrics?name[]=up', '/v2/health/live'];
+    const logged = ['/healthz', '/metricsx', '/metrics/x', '/v2/healthy'];
+    for (const path of [...quiet, ...logged]) await (await request(`${base}${path}`)).body.text();
     await new Promise((r) => setTimeout(r, 50));
-    expect(lines.slice(before).some((l) => String((l['req'] as { url?: string })?.url).startsWith('/health'))).toBe(false);
+    const urls = lines.slice(before).map((l) => (l['req'] as { url?: string } | undefined)?.url);
+    expect(urls.filter((u) => u !== undefined).sort()).toEqual([...logged].sort());
   });
 });
 
