@@ -25,8 +25,8 @@ export type LogDestination = ReturnType<typeof pino.destination>;
  * Lines are encoded straight into one {@link LOG_BUFFER_BYTES} buffer; a full buffer goes whole to
  * sonic-boom (in its `buffer` content mode), which writes it off the event loop, queues what comes
  * while a write runs, and drops past {@link LOG_MAX_BUFFER_BYTES}. Handing sonic-boom each line
- * instead cost a `Buffer` per line, a copy of each 4 KB into a new one and a write per 4 KB: about
- * twice the CPU per 300-byte line, and twice the event loop's share of it (tools/bench/src/log-write.ts,
+ * instead cost a `Buffer` per line, a copy of each 4 KB into a new one and a write per 4 KB: 1.4-1.8
+ * times the CPU per 300-byte line, and twice the event loop's share of it (tools/bench/src/log-write.ts,
  * 2026-12-05; docs/ARCHITECTURE.md, Logging). sonic-boom's own string mode was worse still: it
  * re-measures the whole buffered string's UTF-8 length on every line.
  *

@@ -6,36 +6,36 @@ import { createPino } from './log.root';
 
 const CHILD = join(__dirname, '..', 'testing', 'fatal-child.ts');
 
-/** Runs testing/fatal-child.ts (the lib's own code under ts-node) and collects what it wrote. */
-function runChild(how: 'throw' | 'reject' | 'exit', lines: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+type Died = { code: number | null; stdout: string; stderr: string };
+
+/** The node command line of testing/fatal-child.ts (the lib's own code under ts-node). */
+const childArgv = (how: 'throw' | 'reject' | 'exit', lines: number) => ['-r', require.resolve('ts-node/register/transpile-only'), CHILD, how, String(lines)];
+
+/** Runs `file args` with the env the child needs and collects what it wrote. */
+function run(file: string, args: string[]): Promise<Died> {
   // ts-node settings Nx sets for Jest are dropped so the lib's tsconfig applies.
   const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TS_NODE_')));
   return new Promise((resolve) => {
     execFile(
-      process.execPath,
-      ['-r', require.resolve('ts-node/register/transpile-only'), CHILD, how, String(lines)],
-      { env: { ...env, TS_NODE_PROJECT: join(__dirname, '..', '..', 'tsconfig.lib.json') }, timeout: 30_000 },
+      file,
+      args,
+      { env: { ...env, TS_NODE_PROJECT: join(__dirname, '..', '..', 'tsconfig.lib.json') }, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
       (err, stdout, stderr) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout, stderr }),
     );
   });
 }
 
+/** Runs testing/fatal-child.ts and collects what it wrote. */
+const runChild = (how: 'throw' | 'reject' | 'exit', lines: number) => run(process.execPath, childArgv(how, lines));
+
 /**
  * The same child, its stdout a pipe nobody reads for `lagSeconds` (a log collector that fell
  * behind): `child | (sleep; cat)` in bash, whose pipefail status is the child's.
  */
-function runChildBehindReader(lines: number, lagSeconds: number): Promise<{ code: number | null; stdout: string }> {
-  const env = Object.fromEntries(Object.entries(process.env).filter(([key]) => !key.startsWith('TS_NODE_')));
+function runChildBehindReader(lines: number, lagSeconds: number): Promise<Died> {
   const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
-  const command = [process.execPath, '-r', require.resolve('ts-node/register/transpile-only'), CHILD, 'throw', String(lines)].map(quote).join(' ');
-  return new Promise((resolve) => {
-    execFile(
-      'bash',
-      ['-c', `set -o pipefail; ${command} 2>/dev/null | (sleep ${lagSeconds}; cat)`],
-      { env: { ...env, TS_NODE_PROJECT: join(__dirname, '..', '..', 'tsconfig.lib.json') }, timeout: 30_000, maxBuffer: 64 * 1024 * 1024 },
-      (err, stdout) => resolve({ code: err ? ((err as { code?: number }).code ?? null) : 0, stdout }),
-    );
-  });
+  const command = [process.execPath, ...childArgv('throw', lines)].map(quote).join(' ');
+  return run('bash', ['-c', `set -o pipefail; ${command} 2>/dev/null | (sleep ${lagSeconds}; cat)`]);
 }
 
 const parse = (stdout: string) => stdout.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
