@@ -1,3 +1,4 @@
+import fs from 'node:fs';
 import { mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -88,6 +89,22 @@ describe('the buffered log destination', () => {
     expect(numbers()).toContain(count - 1);
     await drainLogs(2000, dest);
     expect(new Set(numbers()).size).toBe(count);
+  });
+
+  it('makes no write at all while nothing is logged, and one per interval when something is', async () => {
+    const log = pino({ base: null }, dest);
+    // sonic-boom writes through the fs module's asynchronous write.
+    const writes = jest.spyOn(fs, 'write');
+    try {
+      await new Promise((r) => setTimeout(r, LOG_FLUSH_INTERVAL_MS * 4));
+      expect(writes).not.toHaveBeenCalled();
+      log.info('a line');
+      await new Promise((r) => setTimeout(r, LOG_FLUSH_INTERVAL_MS * 4));
+      expect(writes).toHaveBeenCalledTimes(1);
+      expect(written()).toBe(1);
+    } finally {
+      writes.mockRestore();
+    }
   });
 
   it('resolves a drain with nothing to write', async () => {

@@ -138,17 +138,21 @@ export function installRequestLogging(
   }
   // The logger's own destination (the buffered stdout, or a test's stream): lines stay in order with its other lines.
   const destination = (log as unknown as Record<symbol, { write(line: string): unknown }>)[pino.symbols.streamSym];
-  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+  // A named function apart from the hook, so that a CPU profile shows what the access log costs
+  // (`npm run bench:profile -- <file> --inclusive logResponse,sonic-boom`) without the hooks after it.
+  function logResponse(request: FastifyRequest, reply: FastifyReply): void {
     const status = reply.statusCode;
     const level = status >= 500 ? 'error' : 'info';
-    if (log.isLevelEnabled(level) && !QUIET_PATHS.test(request.url)) {
-      // Counted from the request's arrival at the server (see markReceived), as the metrics are.
-      const ms = elapsedSinceReceivedMs(request.raw) ?? reply.elapsedTime;
-      const sampled = sample < 1 && status < 400 && ms < slowRequestMs;
-      if (!sampled || random() < sample) {
-        destination.write(accessLine(log, level, request, status, ms, sampled ? sample : undefined));
-      }
+    if (!log.isLevelEnabled(level) || QUIET_PATHS.test(request.url)) return;
+    // Counted from the request's arrival at the server (see markReceived), as the metrics are.
+    const ms = elapsedSinceReceivedMs(request.raw) ?? reply.elapsedTime;
+    const sampled = sample < 1 && status < 400 && ms < slowRequestMs;
+    if (!sampled || random() < sample) {
+      destination.write(accessLine(log, level, request, status, ms, sampled ? sample : undefined));
     }
+  }
+  fastify.addHook('onResponse', (request: FastifyRequest, reply: FastifyReply, done) => {
+    logResponse(request, reply);
     done();
   });
 }

@@ -60,17 +60,16 @@ function functionKey(frame: CallFrame): string {
   return `${name} ${packageOf(frame.url)}:${frame.lineNumber + 1}`;
 }
 
-export function summariseProfile(profile: CpuProfile): ProfileSummary {
+/** Each sampled node's time, with its stack (leaf first); idle time apart. */
+function samples(profile: CpuProfile): { totalUs: number; idleUs: number; stacks: Array<{ us: number; frames: CallFrame[] }> } {
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
   const timeOf = new Map<number, number>();
   profile.samples.forEach((id, i) => timeOf.set(id, (timeOf.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
-
   let totalUs = 0;
   let idleUs = 0;
-  const self = new Map<string, number>();
-  const inclusive = new Map<string, number>();
+  const stacks: Array<{ us: number; frames: CallFrame[] }> = [];
   for (const [id, us] of timeOf) {
     const node = byId.get(id);
     if (!node) continue;
@@ -79,23 +78,53 @@ export function summariseProfile(profile: CpuProfile): ProfileSummary {
       idleUs += us;
       continue;
     }
-    const key = functionKey(node.callFrame);
-    self.set(key, (self.get(key) ?? 0) + us);
-    const seen = new Set<string>();
+    const frames: CallFrame[] = [];
     for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
       const frame = byId.get(at)?.callFrame;
-      if (!frame || frame.functionName === '(root)') continue;
-      const pkg = packageOf(frame.url);
-      if (!seen.has(pkg)) {
-        seen.add(pkg);
-        inclusive.set(pkg, (inclusive.get(pkg) ?? 0) + us);
-      }
+      if (frame && frame.functionName !== '(root)') frames.push(frame);
     }
+    stacks.push({ us, frames });
+  }
+  return { totalUs, idleUs, stacks };
+}
+
+const byTime = (m: Map<string, number>, busy: number): ProfileRow[] =>
+  [...m].map(([name, us]) => ({ name, us, share: us / busy })).sort((a, b) => b.us - a.us || (a.name < b.name ? -1 : 1));
+
+export function summariseProfile(profile: CpuProfile): ProfileSummary {
+  const { totalUs, idleUs, stacks } = samples(profile);
+  const self = new Map<string, number>();
+  const inclusive = new Map<string, number>();
+  for (const { us, frames } of stacks) {
+    const key = functionKey(frames[0]);
+    self.set(key, (self.get(key) ?? 0) + us);
+    for (const pkg of new Set(frames.map((f) => packageOf(f.url)))) inclusive.set(pkg, (inclusive.get(pkg) ?? 0) + us);
   }
   const busy = Math.max(1, totalUs - idleUs);
-  const rows = (m: Map<string, number>) =>
-    [...m].map(([name, us]) => ({ name, us, share: us / busy })).sort((a, b) => b.us - a.us || (a.name < b.name ? -1 : 1));
-  return { totalUs, idleUs, functions: rows(self), packages: rows(inclusive) };
+  return { totalUs, idleUs, functions: byTime(self, busy), packages: byTime(inclusive, busy) };
+}
+
+/**
+ * Inclusive time of the given names, each a function name or a package (as {@link packageOf} names
+ * it): a sample counts for a name when any frame on its stack matches, once however many do. The
+ * last row, `any of them`, counts a sample once if it matches any name, so overlapping names (a
+ * function and the package it calls) are not added twice. Rows keep the order of `names`.
+ */
+export function inclusiveOf(profile: CpuProfile, names: string[]): ProfileRow[] {
+  const { totalUs, idleUs, stacks } = samples(profile);
+  const busy = Math.max(1, totalUs - idleUs);
+  const us = new Array<number>(names.length + 1).fill(0);
+  for (const sample of stacks) {
+    let any = false;
+    names.forEach((name, i) => {
+      if (sample.frames.some((f) => f.functionName === name || packageOf(f.url) === name)) {
+        us[i] += sample.us;
+        any = true;
+      }
+    });
+    if (any) us[names.length] += sample.us;
+  }
+  return [...names, 'any of them'].map((name, i) => ({ name, us: us[i], share: us[i] / busy }));
 }
 
 /** A table of the top rows; with `requests`, also microseconds per request. */
