@@ -11,7 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { formatRows, inclusiveOf, summariseProfile, type CpuProfile } from './lib/cpu-profile';
+import { formatRows, summariseProfile, type CpuProfile } from './lib/cpu-profile';
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
@@ -29,12 +29,11 @@ const requests = values.requests ? Number(values.requests) : undefined;
 const top = Number(values.top);
 const focus = (values.inclusive ?? '').split(',').map((n) => n.trim()).filter(Boolean);
 for (const file of positionals) {
-  const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
-  const summary = summariseProfile(profile);
+  const summary = summariseProfile(JSON.parse(readFileSync(file, 'utf8')) as CpuProfile, focus);
   const busyS = (summary.totalUs - summary.idleUs) / 1e6;
   console.log(`${file}\nsampled ${(summary.totalUs / 1e6).toFixed(2)} s, busy ${busyS.toFixed(2)} s` + (requests ? `, ${((summary.totalUs - summary.idleUs) / requests).toFixed(1)} us busy per request` : ''));
   console.log(formatRows('\nself time by function (share of busy time)', summary.functions, top, requests));
   console.log(formatRows('\ninclusive time by package', summary.packages, top, requests));
-  if (focus.length > 0) console.log(formatRows('\ninclusive time of --inclusive', inclusiveOf(profile, focus), focus.length + 1, requests));
+  if (focus.length > 0) console.log(formatRows('\ninclusive time of --inclusive', summary.inclusive, focus.length + 1, requests));
   console.log('');
 }

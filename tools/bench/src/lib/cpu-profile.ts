@@ -38,6 +38,8 @@ export interface ProfileSummary {
   functions: ProfileRow[];
   /** Inclusive time by package (node_modules package, `node:` internals, or the script). */
   packages: ProfileRow[];
+  /** Inclusive time of the names asked for, then of any of them (none asked: empty). */
+  inclusive: ProfileRow[];
 }
 
 const IDLE = '(idle)';
@@ -91,41 +93,39 @@ function samples(profile: CpuProfile): { totalUs: number; idleUs: number; stacks
 const byTime = (m: Map<string, number>, busy: number): ProfileRow[] =>
   [...m].map(([name, us]) => ({ name, us, share: us / busy })).sort((a, b) => b.us - a.us || (a.name < b.name ? -1 : 1));
 
-export function summariseProfile(profile: CpuProfile): ProfileSummary {
+/**
+ * Busy and idle time, self time by function, inclusive time by package, and, for `names` (each a
+ * function name or a package as {@link packageOf} names it), their inclusive time: a sample counts
+ * for a name when any frame on its stack matches, once however many do. The last of those rows,
+ * `any of them`, counts a sample once if it matches any name, so overlapping names (a function and
+ * the package it calls) are not added twice. Those rows keep the order of `names`.
+ */
+export function summariseProfile(profile: CpuProfile, names: string[] = []): ProfileSummary {
   const { totalUs, idleUs, stacks } = samples(profile);
   const self = new Map<string, number>();
-  const inclusive = new Map<string, number>();
+  const byPackage = new Map<string, number>();
+  const named = new Array<number>(names.length + 1).fill(0);
   for (const { us, frames } of stacks) {
     const key = functionKey(frames[0]);
     self.set(key, (self.get(key) ?? 0) + us);
-    for (const pkg of new Set(frames.map((f) => packageOf(f.url)))) inclusive.set(pkg, (inclusive.get(pkg) ?? 0) + us);
-  }
-  const busy = Math.max(1, totalUs - idleUs);
-  return { totalUs, idleUs, functions: byTime(self, busy), packages: byTime(inclusive, busy) };
-}
-
-/**
- * Inclusive time of the given names, each a function name or a package (as {@link packageOf} names
- * it): a sample counts for a name when any frame on its stack matches, once however many do. The
- * last row, `any of them`, counts a sample once if it matches any name, so overlapping names (a
- * function and the package it calls) are not added twice. Rows keep the order of `names`.
- */
-export function inclusiveOf(profile: CpuProfile, names: string[]): ProfileRow[] {
-  const { totalUs, idleUs, stacks } = samples(profile);
-  const busy = Math.max(1, totalUs - idleUs);
-  const us = new Array<number>(names.length + 1).fill(0);
-  for (const sample of stacks) {
+    const packages = new Set(frames.map((f) => packageOf(f.url)));
+    for (const pkg of packages) byPackage.set(pkg, (byPackage.get(pkg) ?? 0) + us);
     let any = false;
     names.forEach((name, i) => {
-      if (sample.frames.some((f) => f.functionName === name || packageOf(f.url) === name)) {
-        us[i] += sample.us;
+      if (packages.has(name) || frames.some((f) => f.functionName === name)) {
+        named[i] += us;
         any = true;
       }
     });
-    if (any) us[names.length] += sample.us;
+    if (any) named[names.length] += us;
   }
-  return [...names, 'any of them'].map((name, i) => ({ name, us: us[i], share: us[i] / busy }));
+  const busy = Math.max(1, totalUs - idleUs);
+  const inclusive = names.length === 0 ? [] : [...names, 'any of them'].map((name, i) => ({ name, us: named[i], share: named[i] / busy }));
+  return { totalUs, idleUs, functions: byTime(self, busy), packages: byTime(byPackage, busy), inclusive };
 }
+
+/** The inclusive time of `names` alone (see {@link summariseProfile}). */
+export const inclusiveOf = (profile: CpuProfile, names: string[]): ProfileRow[] => summariseProfile(profile, names).inclusive;
 
 /** A table of the top rows; with `requests`, also microseconds per request. */
 export function formatRows(title: string, rows: ProfileRow[], top: number, requests?: number): string {
