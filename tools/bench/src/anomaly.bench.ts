@@ -44,7 +44,7 @@ import {
 } from './lib/anomaly-targets';
 import { applyLoadOptions, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { coresUsed, cpuBetween, cpuSnapshot, type CpuSnapshot } from './lib/cpu';
-import { killAllChildren, rssMb } from './lib/processes';
+import { killAllChildren, logsGoTo, rssMb } from './lib/processes';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { runLoad, startDeployedApp, WORKSPACE_ROOT, type EnvChange, type EnvOverride, type LoadResult, type RunningServer } from './lib/targets';
@@ -633,7 +633,7 @@ function buildReport(result: SavedResult): Report {
     `ready ms = spawn to first 200 on /health/ready; RSS MB = the target process after the load`,
     ...(m.pinning ? [`CPU: ${m.pinning}`] : []),
     result.overrides
-      ? `the app runs as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, LOG_LEVEL=${String(o['logLevel'] ?? 'info')}, logs to a file) except:`
+      ? `the app runs as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, LOG_LEVEL=${String(o['logLevel'] ?? 'info')}, ${logsGoTo()}) except:`
       : `the app ran with LOG_LEVEL=warn, logs piped to the benchmark (a run before the deployed default)`,
     ...Object.entries(result.overrides ?? {}).flatMap(([id, os]) => describeOverrides(`${id}:`, os)),
     '',
@@ -772,7 +772,7 @@ async function sweep(model: ModelRef, stream: TransactionStream, pool: Precomput
         ...(pinning ? [`CPU: ${pinning}.`] : []),
         `Closed loop, ${engine}, \`POST ${path}\`, one transaction per request; ${fmt(opts.users)} customers, every transaction sent once, in time order, ` +
           `each target with its own cursor over the same stream; ${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the targets one at a time, their order alternating from one point to the next.`,
-        `The app (\`dist/apps/anomaly-detector/main.js\`) runs throughout as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${opts.logLevel}, the ConfigMap and Deployment env, access log to a file) except: ` +
+        `The app (\`dist/apps/anomaly-detector/main.js\`) runs throughout as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${opts.logLevel}, the ConfigMap and Deployment env, access ${logsGoTo()}) except: ` +
           app.overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +
           `. The baseline, \`anomaly-fair-server.ts\`, does the app's work (contract validation, features from in-memory history, one ONNX session with micro-batching, contributions and worded reasons, the fold) on node:http with the same libraries.`,
       ],

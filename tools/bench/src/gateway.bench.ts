@@ -16,7 +16,7 @@ import { cpus, loadavg, tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { describeOverrides } from './lib/deployed';
-import { killAllChildren } from './lib/processes';
+import { killAllChildren, logsGoTo } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
 import { runSweep, SWEEP_LEVELS, SWEEP_OPTIONS, writeSweepReport } from './lib/sweep';
@@ -266,7 +266,7 @@ async function sweep(generator: QueryGenerator): Promise<void> {
         `Closed loop, ${engine}, \`POST /predict/intent\` with an API key; ${point.durationSec} s measured after ${point.warmupSec} s warm-up per point; ` +
           `the series measured one at a time, their order alternating from one point to the next. Misses: every query distinct (the deployed 10,000-entry cache evicts). ` +
           `Hits: a pool of ${args['hit-pool']} queries, warmed by the point's warm-up. ${engine} opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
-        `The gateway and the intent classifier each run in their own process as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, ConfigMap, Secret and Deployment env, logs to files), ` +
+        `The gateway and the intent classifier each run in their own process as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, ConfigMap, Secret and Deployment env, ${logsGoTo()} each), ` +
           `started afresh for every point of the gateway series (a stopped load generator's in-flight requests stay counted by the apps' admission control, which after a few points on one pair shed every request), except:`,
         overrides.map((o) => `- ${o}`).join('\n'),
         `The baseline is \`bare-server.ts --kind batched\`: node:http, one ONNX session, one run for whatever arrived within 1 ms (at most 32), no gateway; it runs throughout.`,

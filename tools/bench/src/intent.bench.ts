@@ -16,7 +16,7 @@ import { parseArgs, promisify } from 'node:util';
 import { applyLoadOptions, checkAnswers, CPU_USAGE, ENGINE_USAGE, highestModelVersion, log, positiveOption, LOAD_OPTIONS, LOG_OPTIONS } from './lib/cli';
 import { cpuBetween, cpuSnapshot, otherLoad, type CpuUsage } from './lib/cpu';
 import { scrapeBatchCounters, meanBatchBetween } from './lib/metrics';
-import { killAllChildren, rssMb } from './lib/processes';
+import { killAllChildren, logsGoTo, rssMb } from './lib/processes';
 import { assertDistinct, QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable, type Column } from './lib/report';
 import { deployedEnv, describeOverrides } from './lib/deployed';
@@ -507,7 +507,7 @@ function buildReport(result: SavedResult): { text: string; summary: Summary[]; r
     ...(m.pinning ? [`CPU: ${m.pinning}`] : []),
     `server cores / other cores: CPU used by the target process / by everything else but the load generator (noise); event loop: the target's main thread alone (near 1.00: it is the limit)`,
     result.overrides
-      ? `apps as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, logs to a file) except:`
+      ? `apps as deployed (k8s/: NODE_ENV=production, the ConfigMap and Deployment env, ${logsGoTo()}) except:`
       : `apps with LOG_LEVEL=warn, logs piped to the benchmark (run before the deployed default)`,
     ...compactOverrides(result.overrides ?? {}),
     '',
@@ -617,7 +617,7 @@ async function sweep(model: { version: string; path: string }, generator: QueryG
         `Closed loop (each connection sends its next request when the answer arrives), ${engine}, every request a distinct query; ` +
           `${opts.pointDurationSec} s measured after ${opts.pointWarmupSec} s warm-up per point, the two targets measured one at a time, ` +
           `their order alternating from one point to the next. ${engine} opens its connections when measuring starts, so at high concurrency connection set-up lands in the first latencies (p99).`,
-        `The app (\`dist/apps/intent-classifier/main.js\`) runs as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, the ConfigMap and Deployment env, access log to a file) except: ` +
+        `The app (\`dist/apps/intent-classifier/main.js\`) runs as deployed (k8s/: NODE_ENV=production, LOG_LEVEL=${level}, the ConfigMap and Deployment env, access ${logsGoTo()}) except: ` +
           overrides.map((o) => `\`${o.name}\` ${o.bench === undefined ? 'unset' : `= \`${o.bench}\``} (${o.why})`).join('; ') +
           `. It is started afresh for every point: each stop of the load generator leaves the requests it had in flight counted as in flight by the app's admission control, ` +
           `and on one process after a few points every request was shed (503). The baseline, \`bare-server.ts --kind batched\` (node:http, one ONNX session, one run for whatever arrived within 1 ms, at most 32), runs throughout.`,

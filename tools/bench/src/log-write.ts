@@ -1,9 +1,10 @@
 /**
  * CPU per access-log line of the buffered stdout destination (`bufferedDestination` of
- * libs/logging: lines encoded into one 16 KB buffer, handed whole to sonic-boom) against the two
- * designs before it, both handing sonic-boom every line: in its `buffer` mode as a Buffer per line
- * (written every 4 KB; shipped until 2026-12-05) and in its default `utf8` mode. All write to a
- * temporary file, rounds interleaved. Reported per line: the process's CPU (the thread pool's writes
+ * libs/logging: lines encoded into one 16 KB buffer, written at once when full) against the
+ * designs before it: the same buffer handed whole to sonic-boom, which writes it from the thread
+ * pool (`threadPoolDestination`, shipped until 2026-12-06 and still used on a socket), and sonic-boom
+ * given every line, in its `buffer` mode as a Buffer per line (written every 4 KB; shipped until
+ * 2026-12-05) and in its default `utf8` mode. All write to a temporary file, rounds interleaved. Reported per line: the process's CPU (the thread pool's writes
  * included) and the event loop's own time. A diagnosis of one layer, not an as-deployed result (see
  * docs/ARCHITECTURE.md, Logging):
  *
@@ -15,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import pino from 'pino';
-import { bufferedDestination, drainLogs, LOG_FLUSH_INTERVAL_MS, LOG_MAX_BUFFER_BYTES } from '@ml/logging';
+import { bufferedDestination, drainLogs, LOG_FLUSH_INTERVAL_MS, LOG_MAX_BUFFER_BYTES, type LogDestination, threadPoolDestination } from '@ml/logging';
 import { median } from './lib/report';
 
 const { values } = parseArgs({ options: { lines: { type: 'string', default: '200000' }, rounds: { type: 'string', default: '4' } } });
@@ -60,15 +61,19 @@ async function main() {
   try {
     const file = (name: string) => openSync(join(dir, `${name}.log`), 'w');
     const shipped = bufferedDestination(file('shipped'));
+    const threadPool = threadPoolDestination(file('thread-pool'));
     const options = { sync: false, minLength: 4096, maxLength: LOG_MAX_BUFFER_BYTES, periodicFlush: LOG_FLUSH_INTERVAL_MS };
     const perLineBuffers = pino.destination({ ...options, dest: file('buffers'), contentMode: 'buffer' });
     const writeBytes = perLineBuffers.write.bind(perLineBuffers) as unknown as (chunk: Buffer) => boolean;
     const utf8 = pino.destination({ ...options, dest: file('utf8') });
     // name, what the lines are written to, and the stream behind it (drained and destroyed).
-    const candidates: [string, Destination, typeof shipped][] = [
+    // sonic-boom has the flushes and destroy drainLogs and the end need.
+    const sonicBoom = (stream: typeof utf8) => stream as unknown as LogDestination;
+    const candidates: [string, Destination, LogDestination][] = [
       ['16 KB buffer (shipped)', shipped, shipped],
-      ['a Buffer per line, 4 KB', { write: (s: string) => writeBytes(Buffer.from(s)) }, perLineBuffers],
-      ['sonic-boom utf8, 4 KB', utf8, utf8],
+      ['16 KB buffer, thread pool', threadPool, threadPool],
+      ['a Buffer per line, 4 KB', { write: (s: string) => writeBytes(Buffer.from(s)) }, sonicBoom(perLineBuffers)],
+      ['sonic-boom utf8, 4 KB', utf8, sonicBoom(utf8)],
     ];
     const results = new Map<string, PerLine[]>(candidates.map(([name]) => [name, []]));
     for (let r = 0; r < rounds; r++) {

@@ -30,7 +30,7 @@ import { parseArgs } from 'node:util';
 import { describeOverrides } from './lib/deployed';
 import { applyLoadOptions, CPU_USAGE, ENGINE_USAGE, log, positiveOption } from './lib/cli';
 import { coresUsed, cpuSnapshot } from './lib/cpu';
-import { killAllChildren } from './lib/processes';
+import { killAllChildren, logsGoTo } from './lib/processes';
 import { QueryCursor, QueryGenerator, readCorpus } from './lib/queries';
 import { fmt, median, ratio, renderTable } from './lib/report';
 import { benchApiKey, startGatewayStack, type GatewayStack } from './lib/gateway-stack';
@@ -261,7 +261,7 @@ function report(results: Burst[], startedAt: Date, load1: number, pairs: Pair[])
     `\npaired benchmark: A = ${sides[0].label}, B = ${sides[1].label}; both pairs up throughout`,
     `c=${connections}, ${bursts} bursts per scenario, each ${durationSec}s of A and ${durationSec}s of B (order alternating) after ${warmupSec}s warm-up each, ` +
       `${cpus().length} cores, load ${load1.toFixed(2)} at the start${pinning ? `, ${pinning}` : ''}`,
-    `apps as deployed (k8s/ env, production, logs to files under ${logDir}) except:`,
+    `apps as deployed (k8s/ env, production, ${logsGoTo()} each, under ${logDir}) except:`,
     ...overrides,
     '',
     renderTable(rows, [

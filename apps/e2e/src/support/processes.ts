@@ -1,6 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, constants, existsSync, mkdtempSync, openSync, rmSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 
 export const ROOT = join(__dirname, '..', '..', '..', '..');
 
@@ -13,7 +16,7 @@ export interface RunningApp {
   port: number;
   /** Every line the process wrote to stdout and stderr. */
   lines: string[];
-  /** Resolves with the exit code once the process has exited. */
+  /** Resolves with the exit code once the process has exited and all it wrote has been read. */
   exited: Promise<number | null>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
@@ -25,17 +28,46 @@ export function entryOf(name: AppName) {
 }
 
 /**
- * Starts a built app as a real process on a free port (PORT=0) and resolves when it logs the
- * address it listens on.
+ * A FIFO for a child's stdout, as Docker and containerd give a container's: the write end for the
+ * child (blocking, as a runtime opens it) and a stream reading the other end.
  */
-export function startApp(name: AppName, env: Record<string, string> = {}, timeoutMs = 30_000): Promise<RunningApp> {
+function fifo(): { writeFd: number; reader: Socket } {
+  const dir = mkdtempSync(join(tmpdir(), 'e2e-stdout-'));
+  const path = join(dir, 'stdout');
+  try {
+    execFileSync('mkfifo', [path]);
+    // The reader first, non-blocking (opening it waits for no writer), then the writer.
+    const readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const writeFd = openSync(path, constants.O_WRONLY);
+    return { writeFd, reader: new Socket({ fd: readFd, readable: true, writable: false }) };
+  } finally {
+    // The open descriptors keep the FIFO.
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Starts a built app as a real process on a free port (PORT=0) and resolves when it logs the
+ * address it listens on. Its stdout is a socket pair (Node's `pipe`), or with `stdout: 'fifo'` a
+ * FIFO, as in a container.
+ */
+export function startApp(name: AppName, env: Record<string, string> = {}, timeoutMs = 30_000, { stdout = 'pipe' }: { stdout?: 'pipe' | 'fifo' } = {}): Promise<RunningApp> {
+  const out = stdout === 'fifo' ? fifo() : undefined;
   const proc = spawn(process.execPath, [entryOf(name)], {
     cwd: ROOT,
     env: { PATH: process.env['PATH'] ?? '', PORT: '0', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
+    stdio: ['ignore', out?.writeFd ?? 'pipe', 'pipe'],
   });
+  // The child has its own copy: the reader sees the end of the FIFO when the child's closes.
+  if (out) closeSync(out.writeFd);
+  const streams: (Readable | null)[] = [out?.reader ?? proc.stdout, proc.stderr];
   const lines: string[] = [];
-  const exited = new Promise<number | null>((resolve) => proc.once('exit', (code) => resolve(code)));
+  // 'close' comes once the child's own stdio has ended; a FIFO's reader ends on its own.
+  const closed = (stream: Readable | null) => new Promise<void>((resolve) => (stream && !stream.closed ? stream.once('close', () => resolve()) : resolve()));
+  const exited = new Promise<number | null>((resolve) => proc.once('close', (code) => resolve(code))).then(async (code) => {
+    await closed(out?.reader ?? null);
+    return code;
+  });
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       proc.kill('SIGKILL');
@@ -61,7 +93,7 @@ export function startApp(name: AppName, env: Record<string, string> = {}, timeou
         });
       }
     };
-    for (const stream of [proc.stdout, proc.stderr]) {
+    for (const stream of streams) {
       let buf = '';
       stream?.setEncoding('utf8');
       stream?.on('data', (chunk: string) => {

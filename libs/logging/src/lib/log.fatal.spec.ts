@@ -1,6 +1,9 @@
 import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
+import { LOG_EXIT_WAIT_MS } from './log.destination';
 import { installFatalHandlers } from './log.fatal';
 import { createPino } from './log.root';
 
@@ -56,12 +59,35 @@ describe('the buffered stdout log when the process dies', () => {
   }, 40_000);
 
   it('on an uncaught exception while stdout\'s reader lags: writes every line, in order, the error last', async () => {
-    // ~250 KB of lines, more than a pipe holds: writes are under way and queued when the process dies.
-    const { code, stdout } = await runChildBehindReader(3000, 1);
+    // ~850 KB of lines, thirteen times what the pipe holds: most are still waiting when the process dies.
+    const { code, stdout } = await runChildBehindReader(10_000, 1);
     expect(code).toBe(1);
     const lines = parse(stdout);
-    expect(lines.slice(0, -1).map((l) => l['i'])).toEqual(Array.from({ length: 3000 }, (_, i) => i));
+    expect(lines.slice(0, -1).map((l) => l['i'])).toEqual(Array.from({ length: 10_000 }, (_, i) => i));
     expect(lines[lines.length - 1]).toMatchObject({ level: 60, msg: 'uncaught exception' });
+  }, 40_000);
+
+  it('on an uncaught exception while stdout\'s reader takes nothing: waits LOG_EXIT_WAIT_MS for it, says on stderr what was lost, exits 1', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'log-fatal-'));
+    try {
+      const quote = (s: string) => `'${s.replace(/'/g, `'\\''`)}'`;
+      const command = [process.execPath, ...childArgv('throw', 3000)].map(quote).join(' ');
+      const [status, stderr] = [join(dir, 'status'), join(dir, 'stderr')];
+      // The reader never reads; it leaves once the child has exited (a stuck log collector).
+      const script =
+        `{ start=$(date +%s%N); ${command} 2>${quote(stderr)}; code=$?; ` +
+        `echo "$code $(( ($(date +%s%N) - start) / 1000000 ))" > ${quote(status)}; } | ` +
+        `{ while [ ! -s ${quote(status)} ]; do sleep 0.1; done; }`;
+      await run('bash', ['-c', script]);
+      const [code, ms] = readFileSync(status, 'utf8').trim().split(' ').map(Number);
+      expect(code).toBe(1);
+      // It waited (the process's start-up comes on top), then gave up rather than hang.
+      expect(ms).toBeGreaterThanOrEqual(LOG_EXIT_WAIT_MS);
+      expect(ms).toBeLessThan(LOG_EXIT_WAIT_MS + 15_000);
+      expect(readFileSync(stderr, 'utf8')).toMatch(/^\d+ bytes of log were not written: stdout's reader took nothing for 5000 ms$/m);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   }, 40_000);
 
   it('on process.exit: writes every buffered line', async () => {

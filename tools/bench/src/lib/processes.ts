@@ -1,5 +1,5 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, unlinkSync } from 'node:fs';
 import { createServer } from 'node:net';
 
 /** A server the benchmark started as a child process. */
@@ -34,7 +34,9 @@ export interface LaunchOptions {
   stdinPipe?: boolean;
   /**
    * Append the child's stdout and stderr to this file (as a log collector would read them) instead
-   * of piping them to the benchmark; needs a numeric `port`.
+   * of piping them to the benchmark; needs a numeric `port`. With `BENCH_LOG_PIPE=1` in the
+   * benchmark's environment they go to a FIFO instead, which a `cat` process appends to the file:
+   * a container's stdout as its runtime reads it (see {@link logDescriptor}).
    */
   logFile?: string;
   /** Run under `taskset -c cpus` instead of the list {@link pinServers} set. */
@@ -121,6 +123,33 @@ async function isReady(url: string): Promise<boolean> {
   }
 }
 
+/** Where the apps' logs go, for reports: files, or with BENCH_LOG_PIPE=1 pipes copied to files. */
+export function logsGoTo(): string {
+  return process.env['BENCH_LOG_PIPE'] === '1' ? 'logs to a pipe (FIFO) copied to a file by cat, BENCH_LOG_PIPE=1' : 'logs to a file';
+}
+
+/**
+ * A descriptor for a child's stdout that ends in `file`: the file itself, or with
+ * `BENCH_LOG_PIPE=1` the write end of a FIFO a `cat` process copies to the file, as a container
+ * runtime reads a container's stdout (a diagnosis: the deployed apps write a pipe in Kubernetes).
+ * The `cat` runs where the benchmark does (its CPU pinning, e.g. `--driver-cpus`), outside the
+ * server's cores as the runtime is outside the container's CPU limit, and ends when the child does.
+ */
+function logDescriptor(file: string): number {
+  if (process.env['BENCH_LOG_PIPE'] !== '1') return openSync(file, 'a');
+  const fifo = `${file}.fifo`;
+  execFileSync('mkfifo', [fifo]);
+  const out = openSync(file, 'a');
+  const collector = spawn('cat', [fifo], { stdio: ['ignore', out, 'inherit'] });
+  closeSync(out);
+  children.add(collector);
+  collector.once('exit', () => children.delete(collector));
+  // Opening a FIFO for writing waits for its reader: cat opens it at once.
+  const fd = openSync(fifo, 'w');
+  unlinkSync(fifo);
+  return fd;
+}
+
 /** Starts a child process and resolves once its ready path answers 200. */
 export async function launch(options: LaunchOptions): Promise<RunningServer> {
   installCleanup();
@@ -130,7 +159,7 @@ export async function launch(options: LaunchOptions): Promise<RunningServer> {
   else env['PORT'] ??= '0';
 
   if (options.logFile && options.port === 'from-log') throw new Error(`${options.name}: logFile needs a numeric port`);
-  const logFd = options.logFile ? openSync(options.logFile, 'a') : undefined;
+  const logFd = options.logFile ? logDescriptor(options.logFile) : undefined;
   const spawnedAt = performance.now();
   // taskset execs the command: the child's pid stays the server's own.
   const cpus = options.cpus ?? serverCpus;
